@@ -1,0 +1,45 @@
+# Redress — `make run` serves the app on http://127.0.0.1:5000; `make test` runs the suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+.PHONY: run test lint assets db demo worker clean
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11 or newer is needed") if sys.version_info < (3, 11) else None'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+assets: $(STAMP)
+	@$(BIN)/python -m app.public.assets
+
+db: $(STAMP)
+	$(BIN)/redress db upgrade
+
+run: $(STAMP) assets db
+	@$(BIN)/redress demo --if-empty
+	@echo ""
+	@echo "  Redress is starting on http://$(HOST):$(PORT)/"
+	@echo "  Public complaint form: http://$(HOST):$(PORT)/complaints/new"
+	@echo "  Staff API: http://$(HOST):$(PORT)/api/v1/openapi.json (bearer token: $(BIN)/redress tokens issue EMAIL)"
+	@echo ""
+	$(BIN)/redress run --host $(HOST) --port $(PORT)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+worker: $(STAMP)
+	$(BIN)/redress worker
+
+clean:
+	rm -rf $(VENV) instance app/static/vendor node_modules

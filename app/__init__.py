@@ -1,0 +1,94 @@
+"""The Redress application factory."""
+
+from __future__ import annotations
+
+from flask import Flask, jsonify, request
+from marshmallow import ValidationError
+from werkzeug.exceptions import HTTPException
+
+import config as config_module
+from app.common.errors import DomainError
+from app.extensions import csrf, db, limiter, migrate
+
+
+def create_app(profile: str | None = None, **overrides) -> Flask:
+    """Build the app for a profile (development, test, production) plus explicit overrides."""
+    app = Flask(__name__, instance_path=str(config_module.INSTANCE_DIR))
+    app.config.from_object(config_module.load(profile))
+    app.config.update(overrides)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        config_module.INSTANCE_DIR.mkdir(exist_ok=True)
+
+    from app.ops import logging as ops_logging
+
+    ops_logging.configure(app)
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(config_module.BASE_DIR / "migrations"))
+    csrf.init_app(app)
+    limiter.init_app(app)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        _sqlite_pragmas(app)
+
+    from app import models  # noqa: F401  (register every table)
+    from app.api import bp as api_bp
+    from app.ops.health import bp as ops_bp
+    from app.public import bp as public_bp
+
+    csrf.exempt(api_bp)
+    app.register_blueprint(api_bp)
+    app.register_blueprint(ops_bp)
+    app.register_blueprint(public_bp)
+    _error_handlers(app)
+
+    from app.cli import register
+
+    register(app)
+    return app
+
+
+def _sqlite_pragmas(app: Flask) -> None:
+    from sqlalchemy import event
+
+    with app.app_context():
+
+        @event.listens_for(db.engine, "connect")
+        def _on_connect(dbapi_connection, _record):
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=5000")
+            cursor.close()
+
+
+def _wants_json() -> bool:
+    return request.path.startswith(("/api/", "/webhooks/", "/open311/")) or (
+        request.accept_mimetypes.best == "application/json"
+    )
+
+
+def _error_handlers(app: Flask) -> None:
+    @app.errorhandler(ValidationError)
+    def _validation(exc: ValidationError):
+        messages = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
+        return jsonify({"errors": messages}), 422
+
+    @app.errorhandler(DomainError)
+    def _domain(exc: DomainError):
+        db.session.rollback()
+        return jsonify({"errors": {exc.field or "_case": [exc.message]}}), exc.status
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException):
+        if not _wants_json():
+            return exc
+        messages = {
+            413: "The request is too large.",
+            404: "Not found.",
+            405: "Method not allowed.",
+            429: "Too many requests; please wait and try again.",
+        }
+        body = {"errors": {"_request": [messages.get(exc.code, exc.description or exc.name)]}}
+        response = jsonify(body)
+        response.status_code = exc.code or 500
+        if exc.code == 429 and exc.get_response().headers.get("Retry-After"):
+            response.headers["Retry-After"] = exc.get_response().headers["Retry-After"]
+        return response

@@ -1,0 +1,37 @@
+"""Bearer-token authentication for the staff API."""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import g, jsonify, request
+
+from app.staff.tokens import staff_for_token
+
+
+def current_staff():
+    """The staff member named by the request's bearer token, or None (cached per request)."""
+    if "staff" not in g:
+        header = request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        g.staff = staff_for_token(token.strip()) if scheme.lower() == "bearer" else None
+    return g.staff
+
+
+def staff_required(view):
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        if current_staff() is None:
+            response = jsonify(
+                {"errors": {"authorization": ["A valid staff bearer token is required."]}}
+            )
+            response.status_code = 401
+            response.headers["WWW-Authenticate"] = 'Bearer realm="redress"'
+            return response
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def is_staff_request() -> bool:
+    return current_staff() is not None

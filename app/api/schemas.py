@@ -1,0 +1,304 @@
+"""Marshmallow schemas for /api/v1: validation of input and the shape of output."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import current_app
+from marshmallow import (
+    EXCLUDE,
+    RAISE,
+    Schema,
+    ValidationError,
+    fields,
+    pre_load,
+    validate,
+    validates_schema,
+)
+
+from app.cases.lifecycle import ACTIONS
+from app.cases.models import CHANNELS, STATUSES
+from app.common.time import utcnow
+from app.customers.models import PREFERRED_CONTACTS
+from channels.contacts import ContactError, normalize_email, normalize_phone
+from channels.intake import Intake
+
+LANGUAGES = ("en", "es")
+MAX_DESCRIPTION = 20000
+
+
+def _strip_strings(data):
+    if isinstance(data, dict):
+        return {k: (v.strip() if isinstance(v, str) else v) for k, v in data.items()}
+    return data
+
+
+class ComplaintSchema(Schema):
+    """The complaint body of POST /api/v1/complaints (and the public web form)."""
+
+    class Meta:
+        unknown = RAISE
+
+    description = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=MAX_DESCRIPTION),
+        metadata={"description": "What happened, in the customer's own words."},
+    )
+    category = fields.String(
+        validate=validate.Length(max=60),
+        allow_none=True,
+        metadata={"description": "A category code from GET /api/v1/categories."},
+    )
+    name = fields.String(validate=validate.Length(max=200), allow_none=True)
+    email = fields.String(validate=validate.Length(max=254), allow_none=True)
+    phone = fields.String(validate=validate.Length(max=40), allow_none=True)
+    address = fields.String(validate=validate.Length(max=1000), allow_none=True)
+    zip = fields.String(
+        validate=validate.Regexp(r"^\d{5}(-\d{4})?$", error="Enter a 5-digit ZIP code."),
+        allow_none=True,
+    )
+    lat = fields.Float(validate=validate.Range(-90, 90), allow_none=True, allow_nan=False)
+    lon = fields.Float(validate=validate.Range(-180, 180), allow_none=True, allow_nan=False)
+    preferred_contact = fields.String(validate=validate.OneOf(PREFERRED_CONTACTS), allow_none=True)
+    language = fields.String(load_default="en", allow_none=True)
+    channel = fields.String(
+        validate=validate.OneOf(CHANNELS), metadata={"description": "Staff only."}
+    )
+    received_at = fields.AwareDateTime(
+        metadata={"description": "Staff only: when the agency received it; clocks start here."}
+    )
+
+    @pre_load
+    def _clean(self, data, **kwargs):
+        data = _strip_strings(data)
+        if isinstance(data, dict):
+            # Empty optional fields from forms mean "not given".
+            data = {k: v for k, v in data.items() if not (v == "" and k != "description")}
+        return data
+
+    @validates_schema
+    def _check(self, data, **kwargs):
+        errors: dict[str, list[str]] = {}
+        is_staff = self.context_is_staff()
+        for field in ("channel", "received_at"):
+            if field in data and not is_staff:
+                errors.setdefault(field, []).append("Only staff may set this field.")
+        if data.get("email"):
+            try:
+                data["email"] = normalize_email(
+                    data["email"],
+                    check_deliverability=current_app.config["EMAIL_CHECK_DELIVERABILITY"],
+                )
+            except ContactError as exc:
+                errors.setdefault("email", []).append(str(exc))
+        if data.get("phone"):
+            try:
+                data["phone"] = normalize_phone(
+                    data["phone"], region=current_app.config["DEFAULT_PHONE_REGION"]
+                )
+            except ContactError as exc:
+                errors.setdefault("phone", []).append(str(exc))
+        language = (data.get("language") or "en").lower().split("-")[0]
+        if language not in LANGUAGES:
+            errors.setdefault("language", []).append(
+                f"Must be one of: {', '.join(LANGUAGES)}."
+            )
+        data["language"] = language
+        if (data.get("lat") is None) != (data.get("lon") is None):
+            errors.setdefault("lat", []).append("Give both latitude and longitude, or neither.")
+        needs = {"email": "email", "sms": "phone", "mail": "address"}
+        preferred = data.get("preferred_contact")
+        if preferred in needs and not data.get(needs[preferred]):
+            errors.setdefault(needs[preferred], []).append(
+                f"Needed to reach you by {'text message' if preferred == 'sms' else preferred}."
+            )
+        received = data.get("received_at")
+        if received is not None:
+            if received > utcnow() + timedelta(minutes=5):
+                errors.setdefault("received_at", []).append("Cannot be in the future.")
+            elif received < utcnow() - timedelta(days=366):
+                errors.setdefault("received_at", []).append("Cannot be more than a year ago.")
+        if errors:
+            raise ValidationError(errors)
+
+    def context_is_staff(self) -> bool:
+        return bool(getattr(self, "is_staff", False))
+
+
+def load_complaint(data: dict, *, staff: bool, channel: str = "api") -> Intake:
+    """Validate a complaint (API body or web form) into an Intake, or raise ValidationError."""
+    schema = ComplaintSchema()
+    schema.is_staff = staff
+    loaded = schema.load(data)
+    loaded.setdefault("channel", channel)
+    return Intake(
+        channel=loaded.pop("channel"),
+        description=loaded.pop("description"),
+        **{k: v for k, v in loaded.items() if v is not None},
+    )
+
+
+class ClockSchema(Schema):
+    metric = fields.String(validate=validate.OneOf(("acknowledge", "first_response", "resolve")))
+    due_at = fields.String(metadata={"format": "date-time"})
+    state = fields.String(
+        validate=validate.OneOf(("on_track", "at_risk", "breached", "met", "paused", "stopped"))
+    )
+    met_at = fields.String(allow_none=True, metadata={"format": "date-time"})
+    breached_at = fields.String(allow_none=True, metadata={"format": "date-time"})
+    started_at = fields.String(metadata={"format": "date-time"})
+    target = fields.Float()
+    unit = fields.String()
+
+
+class AgencyRefSchema(Schema):
+    code = fields.String()
+    name = fields.String()
+
+
+class CaseSummarySchema(Schema):
+    reference = fields.String(metadata={"example": "RX-7K3M-9QXP"})
+    status = fields.String(validate=validate.OneOf(STATUSES))
+    channel = fields.String()
+    category = fields.String(allow_none=True)
+    agency = fields.Nested(AgencyRefSchema)
+    received_at = fields.String(metadata={"format": "date-time"})
+    tracking_url = fields.String()
+    sla = fields.List(fields.Nested(ClockSchema))
+
+
+class MessageSchema(Schema):
+    id = fields.Integer()
+    direction = fields.String()
+    channel = fields.String()
+    body = fields.String()
+    author = fields.String(allow_none=True)
+    created_at = fields.String()
+
+
+class EventSchema(Schema):
+    id = fields.Integer()
+    kind = fields.String()
+    actor = fields.String(allow_none=True)
+    at = fields.String()
+    before = fields.Dict(allow_none=True)
+    after = fields.Dict(allow_none=True)
+    detail = fields.String(allow_none=True)
+
+
+class MergedCaseSchema(Schema):
+    reference = fields.String()
+    messages = fields.List(fields.Nested(MessageSchema))
+    events = fields.List(fields.Nested(EventSchema))
+
+
+class CaseSchema(CaseSummarySchema):
+    """The whole case, for staff."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    priority = fields.String()
+    subject = fields.String(allow_none=True)
+    description = fields.String()
+    address = fields.String(allow_none=True)
+    zip = fields.String(allow_none=True)
+    lat = fields.Float(allow_none=True)
+    lon = fields.Float(allow_none=True)
+    language = fields.String()
+    preferred_contact = fields.String(allow_none=True)
+    queue = fields.String(allow_none=True)
+    assignee = fields.String(allow_none=True)
+    resolution = fields.String(allow_none=True)
+    resolved_at = fields.String(allow_none=True)
+    closed_at = fields.String(allow_none=True)
+    merged_into = fields.String(allow_none=True)
+    customer = fields.Dict()
+    routing = fields.Dict()
+    messages = fields.List(fields.Nested(MessageSchema))
+    events = fields.List(fields.Nested(EventSchema))
+    merged_cases = fields.List(fields.Nested(MergedCaseSchema))
+
+
+class CaseListSchema(Schema):
+    cases = fields.List(fields.Nested(CaseSummarySchema))
+    next_cursor = fields.String(allow_none=True)
+
+
+class CaseListQuerySchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    agency = fields.String()
+    status = fields.String(metadata={"description": "One status or a comma-separated list."})
+    sla = fields.String(validate=validate.OneOf(("on_track", "at_risk", "breached", "paused")))
+    assignee = fields.String(metadata={"description": "An email, `me`, or `none`."})
+    category = fields.String()
+    channel = fields.String(validate=validate.OneOf(CHANNELS))
+    sort = fields.String(load_default="received", validate=validate.OneOf(("received", "due")))
+    limit = fields.Integer(load_default=50, validate=validate.Range(1, 200))
+    cursor = fields.String()
+
+    @validates_schema
+    def _statuses(self, data, **kwargs):
+        if "status" in data:
+            bad = [s for s in data["status"].split(",") if s.strip() not in STATUSES]
+            if bad:
+                raise ValidationError(
+                    f"Unknown status {', '.join(bad)}; use {', '.join(STATUSES)}.", "status"
+                )
+
+
+class ActionSchema(Schema):
+    """POST /api/v1/cases/<reference>/actions."""
+
+    class Meta:
+        unknown = RAISE
+
+    action = fields.String(required=True, validate=validate.OneOf(ACTIONS))
+    assignee = fields.String(metadata={"description": "assign: staff email, or `me`."})
+    body = fields.String(
+        validate=validate.Length(max=MAX_DESCRIPTION),
+        metadata={"description": "note, reply, request_info: the text."},
+    )
+    resolution = fields.String(
+        validate=validate.Length(max=MAX_DESCRIPTION),
+        metadata={"description": "resolve: the resolution summary sent to the customer."},
+    )
+    reason = fields.String(validate=validate.Length(max=2000))
+    agency = fields.String(metadata={"description": "transfer: the receiving agency's code."})
+    queue = fields.String(metadata={"description": "transfer: a queue of that agency."})
+    into = fields.String(metadata={"description": "merge: the reference of the surviving case."})
+
+
+class TrackSchema(Schema):
+    reference = fields.String()
+    status = fields.String()
+    agency = fields.Nested(AgencyRefSchema)
+    category = fields.String(allow_none=True)
+    received_at = fields.String()
+    updated_at = fields.String()
+    sla = fields.List(fields.Nested(ClockSchema))
+    messages = fields.List(fields.Nested(MessageSchema))
+
+
+class ErrorSchema(Schema):
+    errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
+
+
+class CategorySchema(Schema):
+    code = fields.String()
+    name = fields.String()
+    group = fields.String(allow_none=True)
+    description = fields.String(allow_none=True)
+    agency = fields.String()
+
+
+class StandardSchema(Schema):
+    agency = fields.Nested(AgencyRefSchema)
+    category = fields.String(allow_none=True)
+    metric = fields.String()
+    target = fields.Float()
+    unit = fields.String()
+    goal = fields.Float()
+    wording = fields.String()

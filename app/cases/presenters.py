@@ -1,0 +1,166 @@
+"""Plain data views of a case: the summary every channel answers with, and the full record."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+
+from app.cases.models import Case
+from app.common.time import utcnow
+from app.sla.state import breached_at, clock_state
+
+METRIC_ORDER = {"acknowledge": 0, "first_response": 1, "resolve": 2}
+
+
+def iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def tracking_url(case: Case) -> str:
+    base = current_app.config["PUBLIC_BASE_URL"].rstrip("/")
+    return f"{base}/track?reference={case.reference}"
+
+
+def clocks(case: Case, now: datetime | None = None) -> list[dict]:
+    now = now or utcnow()
+    out = []
+    for clock in sorted(case.clocks, key=lambda c: METRIC_ORDER.get(c.metric, 9)):
+        out.append(
+            {
+                "metric": clock.metric,
+                "due_at": iso(clock.due_at),
+                "state": clock_state(clock, now),
+                "met_at": iso(clock.met_at),
+                "breached_at": iso(breached_at(clock, now)),
+                "started_at": iso(clock.started_at),
+                "target": clock.target,
+                "unit": clock.unit,
+            }
+        )
+    return out
+
+
+def summary(case: Case, now: datetime | None = None) -> dict:
+    return {
+        "reference": case.reference,
+        "status": case.status,
+        "channel": case.channel,
+        "category": case.category.code if case.category else None,
+        "agency": {"code": case.agency.code, "name": case.agency.name},
+        "received_at": iso(case.received_at),
+        "tracking_url": tracking_url(case),
+        "sla": clocks(case, now),
+    }
+
+
+def _message(m) -> dict:
+    return {
+        "id": m.id,
+        "direction": m.direction,
+        "channel": m.channel,
+        "body": m.body,
+        "author": m.author.email if m.author else None,
+        "created_at": iso(m.created_at),
+    }
+
+
+def _event(e) -> dict:
+    return {
+        "id": e.id,
+        "kind": e.kind,
+        "actor": e.actor.email if e.actor else e.actor_type,
+        "at": iso(e.at),
+        "before": e.before,
+        "after": e.after,
+        "detail": e.detail,
+    }
+
+
+def full(case: Case, merged: list[Case], now: datetime | None = None) -> dict:
+    """Everything staff need: customer, routing decision, messages, events and clocks.
+
+    Cases merged into this one keep their own history, listed under `merged_cases`.
+    """
+    data = summary(case, now)
+    customer = case.customer
+    data.update(
+        {
+            "priority": case.priority,
+            "subject": case.subject,
+            "description": case.description,
+            "address": case.address,
+            "zip": case.zip,
+            "lat": case.lat,
+            "lon": case.lon,
+            "language": case.language,
+            "preferred_contact": case.preferred_contact,
+            "queue": case.queue.code if case.queue else None,
+            "assignee": case.assignee.email if case.assignee else None,
+            "resolution": case.resolution,
+            "resolved_at": iso(case.resolved_at),
+            "closed_at": iso(case.closed_at),
+            "merged_into": case.merged_into.reference if case.merged_into else None,
+            "customer": {
+                "name": customer.name,
+                "contacts": [{"kind": p.kind, "value": p.value} for p in customer.contacts],
+            },
+            "routing": {
+                "source": case.routing_source,
+                "rule_id": case.routing_rule_id,
+                "explanation": case.routing_explanation,
+            },
+            "messages": [_message(m) for m in case.messages],
+            "events": [_event(e) for e in case.events],
+            "merged_cases": [
+                {
+                    "reference": m.reference,
+                    "messages": [_message(x) for x in m.messages],
+                    "events": [_event(x) for x in m.events],
+                }
+                for m in merged
+            ],
+        }
+    )
+    return data
+
+
+def track(case: Case, now: datetime | None = None) -> dict:
+    """What the filer may see: status, agency, clocks and the messages between us."""
+    return {
+        "reference": case.reference,
+        "status": case.status,
+        "agency": {"code": case.agency.code, "name": case.agency.name},
+        "category": case.category.code if case.category else None,
+        "received_at": iso(case.received_at),
+        "updated_at": iso(case.updated_at),
+        "sla": clocks(case, now),
+        "messages": [_message(m) | {"author": None} for m in case.messages if m.direction != "internal"],
+    }
+
+
+def local_time(case: Case, value: datetime) -> datetime:
+    return value.astimezone(ZoneInfo(case.agency.calendar.timezone))
+
+
+def plain_date(case: Case, value: datetime, today: datetime | None = None) -> str:
+    """'Friday, November 27' in the agency's time zone (with the year if not this year)."""
+    local = local_time(case, value)
+    today = local_time(case, today or utcnow())
+    text = f"{local:%A, %B} {local.day}"
+    return text if local.year == today.year else f"{text}, {local.year}"
+
+
+def promise_sentences(case: Case) -> list[str]:
+    """When the customer will hear back, in plain words computed from the running clocks."""
+    wording = {
+        "acknowledge": "We will acknowledge your complaint by {date}.",
+        "first_response": "We will respond to you by {date}.",
+        "resolve": "We aim to resolve your complaint by {date}.",
+    }
+    out = []
+    for clock in sorted(case.clocks, key=lambda c: METRIC_ORDER.get(c.metric, 9)):
+        if clock.phase == "running" and clock.metric in wording:
+            out.append(wording[clock.metric].format(date=plain_date(case, clock.due_at)))
+    return out

@@ -1,0 +1,105 @@
+"""Case lists for staff: scoped to what the staff member may see, filtered, keyset-paged."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import and_, exists, or_, select
+
+from app.cases.models import Case
+from app.common.errors import Forbidden, Invalid
+from app.common.time import parse_iso, utcnow
+from app.directory.models import Agency, Category
+from app.extensions import db
+from app.sla.models import SlaClock
+from app.staff.models import StaffUser
+
+
+def _sla_condition(state: str, now: datetime):
+    c = SlaClock
+    if state == "breached":
+        cond = or_(
+            and_(c.phase == "running", c.due_at <= now),
+            and_(c.phase == "met", c.met_at > c.due_at),
+        )
+    elif state == "at_risk":
+        cond = and_(c.phase == "running", c.at_risk_at <= now, c.due_at > now)
+    elif state == "paused":
+        cond = c.phase == "paused"
+    else:  # on_track: has a running clock, none at risk or breached
+        worse = exists().where(
+            c.case_id == Case.id,
+            or_(
+                and_(c.phase == "running", c.at_risk_at <= now),
+                and_(c.phase == "met", c.met_at > c.due_at),
+            ),
+        )
+        running = exists().where(c.case_id == Case.id, c.phase == "running")
+        return and_(running, ~worse)
+    return exists().where(c.case_id == Case.id, cond)
+
+
+def list_cases(staff: StaffUser, args: dict, now: datetime | None = None):
+    """Return (cases, next_cursor_values). Non-admin staff are confined to their agency."""
+    now = now or utcnow()
+    query = select(Case).where(Case.merged_into_id.is_(None))
+    if args.get("agency"):
+        agency = db.session.scalar(select(Agency).where(Agency.code == args["agency"].upper()))
+        if agency is None:
+            raise Invalid(f"Unknown agency '{args['agency']}'.", field="agency")
+        if not staff.sees_all_agencies and agency.id != staff.agency_id:
+            raise Forbidden("You can list only your own agency's cases.")
+        query = query.where(Case.agency_id == agency.id)
+    elif not staff.sees_all_agencies:
+        query = query.where(Case.agency_id == staff.agency_id)
+    if args.get("status"):
+        query = query.where(Case.status.in_([s.strip() for s in args["status"].split(",")]))
+    if args.get("channel"):
+        query = query.where(Case.channel == args["channel"])
+    if args.get("category"):
+        cat = db.session.scalar(select(Category.id).where(Category.code == args["category"]))
+        if cat is None:
+            raise Invalid(f"Unknown category '{args['category']}'.", field="category")
+        query = query.where(Case.category_id == cat)
+    assignee = args.get("assignee")
+    if assignee == "none":
+        query = query.where(Case.assignee_id.is_(None))
+    elif assignee == "me":
+        query = query.where(Case.assignee_id == staff.id)
+    elif assignee:
+        sid = db.session.scalar(
+            select(StaffUser.id).where(db.func.lower(StaffUser.email) == assignee.lower())
+        )
+        query = query.where(Case.assignee_id == (sid or -1))
+    if args.get("sla"):
+        query = query.where(_sla_condition(args["sla"], now))
+
+    limit = args.get("limit", 50)
+    cursor = args.get("cursor_values")
+    if args.get("sort") == "due":
+        # Only cases with a running clock have a "due first" place in the list.
+        query = query.where(Case.next_due_at.is_not(None))
+        if cursor:
+            due, last_id = parse_iso(cursor[0]), int(cursor[1])
+            query = query.where(
+                or_(Case.next_due_at > due, and_(Case.next_due_at == due, Case.id > last_id))
+            )
+        query = query.order_by(Case.next_due_at, Case.id)
+    else:
+        if cursor:
+            query = query.where(Case.id < int(cursor[0]))
+        query = query.order_by(Case.id.desc())
+    rows = db.session.scalars(query.limit(limit + 1)).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    next_values = None
+    if more and rows:
+        last = rows[-1]
+        next_values = (
+            [last.next_due_at.isoformat(), last.id] if args.get("sort") == "due" else [last.id]
+        )
+    return rows, next_values
+
+
+def merged_into(case: Case) -> list[Case]:
+    return list(db.session.scalars(select(Case).where(Case.merged_into_id == case.id)))

@@ -1,0 +1,436 @@
+"""Open cases from intakes and act on them; every change is recorded as an event."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import asdict
+from datetime import datetime
+
+from sqlalchemy.exc import IntegrityError
+
+from app.cases import lifecycle
+from app.cases.models import Case, Event, IdempotencyKey, Message
+from app.cases.reference import new_reference, normalize_reference
+from app.common.errors import Conflict, Forbidden, Invalid, NotFound
+from app.common.time import utcnow
+from app.customers.service import match_customer
+from app.directory.models import Agency, Category, Queue
+from app.extensions import db
+from app.routing import service as routing
+from app.routing.engine import RoutingInput
+from app.sla import service as sla
+from app.staff.models import StaffUser
+from channels.intake import Intake
+
+log = logging.getLogger(__name__)
+
+# Metrics a message to the customer satisfies.
+_RESPONSE_METRICS = ("acknowledge", "first_response")
+
+
+def _event(case: Case, kind: str, actor: StaffUser | None, at: datetime, **data) -> Event:
+    event = Event(
+        kind=kind,
+        actor_type="staff" if actor else data.pop("actor_type", "system"),
+        actor_id=actor.id if actor else None,
+        at=at,
+        before=data.get("before"),
+        after=data.get("after"),
+        detail=data.get("detail"),
+    )
+    case.events.append(event)
+    return event
+
+
+def find_category(code: str | None) -> Category | None:
+    if not code:
+        return None
+    category = db.session.scalar(
+        db.select(Category).where(Category.code == code, Category.active.is_(True))
+    )
+    if category is None:
+        raise Invalid(
+            f"Unknown category '{code}'. See GET /api/v1/categories for the valid codes.",
+            field="category",
+        )
+    return category
+
+
+def request_fingerprint(payload: dict) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def find_idempotent(scope: str, key: str, fingerprint: str) -> Case | None:
+    row = db.session.scalar(
+        db.select(IdempotencyKey).where(IdempotencyKey.scope == scope, IdempotencyKey.key == key)
+    )
+    if row is None:
+        return None
+    if row.request_hash != fingerprint:
+        raise Conflict("This Idempotency-Key was already used with a different complaint.")
+    return db.session.get(Case, row.case_id)
+
+
+def open_case(
+    intake: Intake,
+    *,
+    actor: StaffUser | None = None,
+    idempotency: tuple[str, str, str] | None = None,
+    now: datetime | None = None,
+) -> tuple[Case, bool]:
+    """Open a case from an intake in one transaction: customer, routing, message, clocks.
+
+    Returns (case, created). With `idempotency` = (scope, key, fingerprint), a retry of
+    the same request returns the first case and created=False.
+    """
+    now = now or utcnow()
+    if idempotency:
+        existing = find_idempotent(*idempotency)
+        if existing is not None:
+            return existing, False
+    category = find_category(intake.category)
+    routed = routing.route(
+        RoutingInput(
+            text=intake.routing_text,
+            category=intake.category,
+            channel=intake.channel,
+            zip=intake.zip,
+            language=intake.language,
+        )
+    )
+    decision = routed.decision
+    customer = match_customer(intake)
+    received = intake.received_at or now
+    case = Case(
+        reference=_unused_reference(),
+        status="new",
+        channel=intake.channel,
+        priority=decision.priority,
+        agency=routed.agency,
+        queue=routed.queue,
+        category=category,
+        customer=customer,
+        subject=intake.subject,
+        description=intake.description,
+        address=intake.address,
+        zip=intake.zip,
+        lat=intake.lat,
+        lon=intake.lon,
+        language=intake.language or "en",
+        preferred_contact=intake.preferred_contact or _default_contact(intake),
+        received_at=received,
+        created_at=now,
+        updated_at=now,
+        routing_rule_id=decision.rule_id,
+        routing_source=decision.source,
+        routing_explanation=decision.explanation,
+    )
+    db.session.add(case)
+    case.messages.append(
+        Message(direction="inbound", channel=intake.channel, body=intake.description, created_at=received)
+    )
+    _event(
+        case,
+        "opened",
+        actor,
+        now,
+        actor_type="customer",
+        after={"status": "new", "channel": intake.channel, "received_at": received.isoformat()},
+    )
+    _event(
+        case,
+        "routed",
+        None,
+        now,
+        after={
+            "agency": routed.agency.code,
+            "queue": routed.queue.code if routed.queue else None,
+            "priority": decision.priority,
+            "source": decision.source,
+            "rule": decision.rule_name,
+            "matched": list(decision.matched),
+        },
+        detail=decision.explanation,
+    )
+    sla.start_clocks(case, routed.agency, category.id if category else None)
+    if idempotency:
+        scope, key, fingerprint = idempotency
+        db.session.add(IdempotencyKey(scope=scope, key=key, request_hash=fingerprint, case=case))
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        if idempotency:
+            # A concurrent retry with the same key won the race: answer with its case.
+            existing = find_idempotent(*idempotency)
+            if existing is not None:
+                return existing, False
+        raise
+    log.info(
+        "case opened",
+        extra={"reference": case.reference, "agency": routed.agency.code, "channel": case.channel},
+    )
+    return case, True
+
+
+def _default_contact(intake: Intake) -> str | None:
+    if intake.channel == "sms" and intake.phone:
+        return "sms"
+    if intake.email:
+        return "email"
+    if intake.phone:
+        return "sms"
+    if intake.address:
+        return "mail"
+    return None
+
+
+def _unused_reference() -> str:
+    for _ in range(5):
+        ref = new_reference()
+        if db.session.scalar(db.select(Case.id).where(Case.reference == ref)) is None:
+            return ref
+    raise RuntimeError("could not find an unused case reference")  # pragma: no cover
+
+
+def get_case(reference: str) -> Case:
+    ref = normalize_reference(reference)
+    case = db.session.scalar(db.select(Case).where(Case.reference == ref)) if ref else None
+    if case is None:
+        raise NotFound(f"No case {reference}.")
+    return case
+
+
+def can_see(staff: StaffUser, case: Case) -> bool:
+    """Staff see their own agency's cases; admins see every agency's."""
+    return staff.sees_all_agencies or case.agency_id == staff.agency_id
+
+
+def get_case_for(staff: StaffUser, reference: str) -> Case:
+    case = get_case(reference)
+    if not can_see(staff, case):
+        # Same answer as a missing case: reveal nothing about other agencies' work.
+        raise NotFound(f"No case {reference}.")
+    return case
+
+
+def _staff_label(staff: StaffUser | None) -> str | None:
+    return staff.email if staff else None
+
+
+def _find_staff(email: str) -> StaffUser:
+    staff = db.session.scalar(
+        db.select(StaffUser).where(db.func.lower(StaffUser.email) == email.strip().lower())
+    )
+    if staff is None or not staff.active:
+        raise Invalid(f"No active staff member {email}.", field="assignee")
+    return staff
+
+
+def act(case: Case, action: str, actor: StaffUser, data: dict, now: datetime | None = None) -> Case:
+    """Apply one staff action to a case, enforcing the lifecycle, and record it as events."""
+    now = now or utcnow()
+    if action not in lifecycle.ACTIONS:
+        raise Invalid(f"Unknown action '{action}'.", field="action")
+    before_status = case.status
+    new_status = lifecycle.next_status(action, case.status, has_assignee=case.assignee_id is not None)
+    handler = _HANDLERS[action]
+    detail = handler(case, actor, data, now)
+    case.status = new_status
+    case.updated_at = now
+    _event(
+        case,
+        action,
+        actor,
+        now,
+        before={"status": before_status},
+        after={"status": new_status, **(detail or {})},
+        detail=data.get("reason") or None,
+    )
+    db.session.commit()
+    return case
+
+
+def _require(data: dict, field: str, label: str) -> str:
+    value = data.get(field)
+    if not isinstance(value, str) or not value.strip():
+        raise Invalid(f"{label} is required.", field=field)
+    if len(value) > 20000:
+        raise Invalid(f"{label} is too long (20,000 characters at most).", field=field)
+    return value.strip()
+
+
+def _do_assign(case: Case, actor: StaffUser, data: dict, now: datetime) -> dict:
+    email = data.get("assignee")
+    target = actor if not email or email == "me" else _find_staff(str(email))
+    if target.id != actor.id and actor.role == "caseworker":
+        raise Forbidden("Caseworkers can assign cases to themselves only; ask a supervisor.")
+    if not target.sees_all_agencies and target.agency_id != case.agency_id:
+        raise Invalid(
+            f"{target.email} does not work for {case.agency.code}; transfer the case instead.",
+            field="assignee",
+        )
+    before = _staff_label(case.assignee)
+    case.assignee = target
+    return {"assignee": target.email, "previous_assignee": before}
+
+
+def _do_start(case: Case, actor: StaffUser, data: dict, now: datetime) -> dict:
+    detail = {}
+    if case.assignee is None and (actor.sees_all_agencies or actor.agency_id == case.agency_id):
+        case.assignee = actor
+        detail["assignee"] = actor.email
+    resumed = sla.resume(case, now)
+    if resumed:
+        detail["resumed"] = resumed
+    return detail
+
+
+def _do_note(case: Case, actor: StaffUser, data: dict, now: datetime) -> dict:
+    body = _require(data, "body", "The note")
+    case.messages.append(
+        Message(direction="internal", channel="note", body=body, author=actor, created_at=now)
+    )
+    return {"note": True}
+
+
+def _customer_message(case: Case, actor: StaffUser, body: str, now: datetime) -> Message:
+    message = Message(
+        direction="outbound",
+        channel=case.preferred_contact or case.channel,
+        body=body,
+        author=actor,
+        created_at=now,
+    )
+    case.messages.append(message)
+    return message
+
+
+def _do_reply(case: Case, actor: StaffUser, data: dict, now: datetime) -> dict:
+    body = _require(data, "body", "The reply")
+    message = _customer_message(case, actor, body, now)
+    met = sla.meet(case, _RESPONSE_METRICS, now)
+    return {"channel": message.channel, "met": met}
+
+
+def _do_request_info(case: Case, actor: StaffUser, data: dict, now: datetime) -> dict:
+    body = _require(data, "body", "The question to the customer")
+    message = _customer_message(case, actor, body, now)
+    met = sla.meet(case, _RESPONSE_METRICS, now)
+    sla.pause(case, "resolve", now)
+    return {"channel": message.channel, "met": met, "paused": ["resolve"]}
+
+
+def _do_resolve(case: Case, actor: StaffUser, data: dict, now: datetime) -> dict:
+    summary = _require(data, "resolution", "A resolution summary")
+    case.resolution = summary
+    case.resolved_at = now
+    _customer_message(case, actor, summary, now)
+    met = sla.meet(case, (*_RESPONSE_METRICS, "resolve"), now)
+    return {"resolution": summary, "met": met}
+
+
+def _do_close(case: Case, actor: StaffUser, data: dict, now: datetime) -> dict:
+    if case.status != "resolved":
+        _require(data, "reason", "A reason for closing an unresolved case")
+        sla.stop(case)
+    case.closed_at = now
+    return {}
+
+
+def _do_reopen(case: Case, actor: StaffUser, data: dict, now: datetime) -> dict:
+    _require(data, "reason", "A reason for reopening")
+    case.resolved_at = None
+    case.closed_at = None
+    sla.reopen(case, now)
+    return {}
+
+
+def _do_transfer(case: Case, actor: StaffUser, data: dict, now: datetime) -> dict:
+    code = _require(data, "agency", "The agency to transfer to").upper()
+    _require(data, "reason", "A reason for the transfer")
+    agency = db.session.scalar(db.select(Agency).where(Agency.code == code))
+    if agency is None:
+        raise Invalid(f"Unknown agency '{code}'.", field="agency")
+    if agency.id == case.agency_id:
+        raise Invalid(f"The case is already with {code}.", field="agency")
+    queue = None
+    if data.get("queue"):
+        queue = db.session.scalar(
+            db.select(Queue).where(Queue.agency_id == agency.id, Queue.code == data["queue"])
+        )
+        if queue is None:
+            raise Invalid(f"{code} has no queue '{data['queue']}'.", field="queue")
+    before = {"agency": case.agency.code, "queue": case.queue.code if case.queue else None}
+    case.agency = agency
+    case.queue = queue or (agency.queues[0] if agency.queues else None)
+    case.assignee = None
+    sla.retarget(case, agency, case.category_id)
+    return {"from": before, "agency": agency.code, "queue": case.queue.code if case.queue else None}
+
+
+def _do_merge(case: Case, actor: StaffUser, data: dict, now: datetime) -> dict:
+    into_ref = _require(data, "into", "The reference of the case to merge into")
+    target = get_case_for(actor, into_ref)
+    if target.id == case.id:
+        raise Invalid("A case cannot be merged into itself.", field="into")
+    if target.status not in lifecycle.ALLOWED_FROM["merge"] or target.merged_into_id:
+        raise Conflict(f"{target.reference} is {target.status.replace('_', ' ')}; merge into an open case.")
+    case.merged_into = target
+    case.closed_at = now
+    sla.stop(case)
+    _event(
+        target,
+        "merged",
+        actor,
+        now,
+        after={"merged": case.reference},
+        detail=data.get("reason") or None,
+    )
+    target.updated_at = now
+    return {"merged_into": target.reference}
+
+
+_HANDLERS = {
+    "assign": _do_assign,
+    "start": _do_start,
+    "note": _do_note,
+    "reply": _do_reply,
+    "request_info": _do_request_info,
+    "resolve": _do_resolve,
+    "close": _do_close,
+    "reopen": _do_reopen,
+    "transfer": _do_transfer,
+    "merge": _do_merge,
+}
+
+
+def customer_replied(case: Case, body: str, channel: str, now: datetime | None = None) -> Message:
+    """A customer's reply on any channel: kept on the case and, if we were waiting, the
+    resolve clock resumes with the waiting time added back."""
+    now = now or utcnow()
+    message = Message(direction="inbound", channel=channel, body=body, created_at=now)
+    case.messages.append(message)
+    if case.status == "waiting_on_customer":
+        resumed = sla.resume(case, now)
+        before = case.status
+        case.status = "in_progress" if case.assignee_id else "new"
+        _event(
+            case,
+            "customer_replied",
+            None,
+            now,
+            actor_type="customer",
+            before={"status": before},
+            after={"status": case.status, "resumed": resumed},
+        )
+    else:
+        _event(case, "customer_replied", None, now, actor_type="customer", after={"channel": channel})
+    case.updated_at = now
+    return message
+
+
+def intake_to_dict(intake: Intake) -> dict:
+    return asdict(intake)

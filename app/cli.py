@@ -1,0 +1,178 @@
+"""The `redress` command line: a Flask CLI group over create_app."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import Flask
+from flask.cli import FlaskGroup, with_appcontext
+
+from app.common.errors import DomainError
+
+
+def _create(*_args) -> Flask:
+    from app import create_app
+
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_create, add_default_commands=True)
+def main() -> None:
+    """Redress: complaints and cases for public agencies."""
+
+
+def register(app: Flask) -> None:
+    for command in (demo, directory, users, tokens, route):
+        app.cli.add_command(command)
+
+
+@click.command()
+@click.option("--if-empty", is_flag=True, help="Only when the directory has no agencies yet.")
+@with_appcontext
+def demo(if_empty: bool) -> None:
+    """Load the demo directory and demo staff (idempotent)."""
+    from app.directory.demo import DEMO_PASSWORD, DEMO_STAFF, load_demo
+    from app.directory.models import Agency
+    from app.extensions import db
+
+    if if_empty and db.session.scalar(db.select(Agency.id).limit(1)) is not None:
+        click.echo("The directory is already loaded; demo staff are listed in the README.")
+        return
+    counts = load_demo()
+    click.echo(
+        f"Demo directory: {counts['agencies']} agencies, {counts['categories']} categories, "
+        f"{counts['routing_rules']} routing rules; {counts['staff_added']} staff added."
+    )
+    click.echo(f"Demo staff (password '{DEMO_PASSWORD}'):")
+    for email, role, agency in DEMO_STAFF:
+        click.echo(f"  {email:32} {role:11} {agency or 'all agencies'}")
+
+
+@click.group()
+def directory() -> None:
+    """Agencies, categories, standards, calendars and routing rules as YAML."""
+
+
+@directory.command("load")
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
+@with_appcontext
+def directory_load(file: str) -> None:
+    """Load a directory file (all or nothing)."""
+    from app.directory.loader import apply_directory
+    from app.directory.spec import DirectoryError, parse_directory
+
+    try:
+        with click.open_file(file, encoding="utf-8") as handle:
+            text = handle.read()
+    except OSError as exc:
+        raise click.ClickException(f"Cannot read {file}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise click.ClickException(f"{file} is not UTF-8 text.") from None
+    try:
+        spec = parse_directory(text, file)
+    except DirectoryError as exc:
+        click.echo(str(exc), err=True)
+        raise click.ClickException(f"{file} was not loaded; nothing changed.") from None
+    counts = apply_directory(spec)
+    click.echo(
+        f"Loaded {file}: {counts['calendars']} calendars, {counts['agencies']} agencies, "
+        f"{counts['categories']} categories, {counts['routing_rules']} routing rules."
+    )
+
+
+@directory.command("export")
+@with_appcontext
+def directory_export() -> None:
+    """Print the directory as YAML (it loads back unchanged)."""
+    from app.directory.loader import export_directory
+    from app.directory.spec import dump_directory
+
+    click.echo(dump_directory(export_directory()), nl=False)
+
+
+@click.group()
+def users() -> None:
+    """Staff members."""
+
+
+@users.command("add")
+@click.argument("email")
+@click.option("--role", type=click.Choice(["caseworker", "supervisor", "admin"]), required=True)
+@click.option("--agency", help="Agency code (required except for admins).")
+@click.option("--name", help="Display name.")
+@click.option("--password", help="Password (prompted for when omitted).")
+@with_appcontext
+def users_add(email: str, role: str, agency: str | None, name: str | None, password: str | None):
+    """Create a staff member."""
+    from app.extensions import db
+    from app.staff.service import add_staff
+
+    if password is None:
+        if not sys.stdin.isatty():
+            raise click.ClickException("Give --password, or run in a terminal to be prompted.")
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        staff = add_staff(email, role=role, agency_code=agency, password=password, name=name)
+        db.session.commit()
+    except DomainError as exc:
+        db.session.rollback()
+        raise click.ClickException(exc.message) from None
+    click.echo(f"Added {staff.email} ({staff.role}, {agency.upper() if agency else 'all agencies'}).")
+
+
+@click.group()
+def tokens() -> None:
+    """API bearer tokens."""
+
+
+@tokens.command("issue")
+@click.argument("email")
+@with_appcontext
+def tokens_issue(email: str) -> None:
+    """Print a new API bearer token for a staff member."""
+    from app.extensions import db
+    from app.staff.models import StaffUser
+    from app.staff.tokens import issue_token
+
+    staff = db.session.scalar(
+        db.select(StaffUser).where(db.func.lower(StaffUser.email) == email.strip().lower())
+    )
+    if staff is None or not staff.active:
+        raise click.ClickException(f"No active staff member {email}.")
+    click.echo(issue_token(staff))
+
+
+@click.group()
+def route() -> None:
+    """Routing rules."""
+
+
+@route.command("explain")
+@click.argument("text")
+@click.option("--category", help="Category code.")
+@click.option("--channel", help="web, api, email, sms, mail, phone, open311.")
+@click.option("--zip", "zip_code", help="ZIP code.")
+@click.option("--language", help="Language code, e.g. es.")
+@with_appcontext
+def route_explain(text, category, channel, zip_code, language) -> None:
+    """Dry-run routing: which rule would match this complaint, and why."""
+    from app.routing.engine import RoutingInput
+    from app.routing.service import DirectoryNotLoaded, router
+
+    try:
+        engine = router()
+    except DirectoryNotLoaded as exc:
+        raise click.ClickException(str(exc)) from None
+    item = RoutingInput(
+        text=text, category=category, channel=channel, zip=zip_code, language=language
+    )
+    decision = engine.route(item)
+    queue = f" / {decision.queue}" if decision.queue else ""
+    click.echo(f"Decision: {decision.agency}{queue}, priority {decision.priority} ({decision.source})")
+    click.echo(f"Why: {decision.explanation}")
+    click.echo("Rules in order:")
+    for rule, matched, reasons in engine.explain(item):
+        mark = "MATCH" if matched else "  -  "
+        why = "; ".join(reasons)
+        click.echo(f"  {mark} #{rule.position} {rule.name} -> {rule.agency}: {why}")

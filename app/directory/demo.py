@@ -1,0 +1,43 @@
+"""The demo directory and demo staff, loaded by `redress demo` and on first `make run`."""
+
+from __future__ import annotations
+
+from app.directory.loader import apply_directory
+from app.directory.models import Agency
+from app.directory.spec import load_demo_text, parse_directory
+from app.extensions import db
+from app.staff.models import StaffUser
+from app.staff.service import add_staff
+
+DEMO_PASSWORD = "redress-demo-password"  # noqa: S105 - a published demo login, not a secret
+
+# (email, role, agency)
+DEMO_STAFF = (
+    ("admin@redress.example", "admin", None),
+    ("triage.lead@usagov.example", "supervisor", "USAGOV"),
+    ("triage@usagov.example", "caseworker", "USAGOV"),
+    ("supervisor@cfpb.example", "supervisor", "CFPB"),
+    ("caseworker@cfpb.example", "caseworker", "CFPB"),
+    ("caseworker2@cfpb.example", "caseworker", "CFPB"),
+    ("supervisor@ftc.example", "supervisor", "FTC"),
+    ("caseworker@ftc.example", "caseworker", "FTC"),
+    ("caseworker@hud.example", "caseworker", "HUD-FHEO"),
+    ("caseworker@osha.example", "caseworker", "OSHA"),
+    ("caseworker@dot.example", "caseworker", "DOT-OACP"),
+)
+
+
+def load_demo() -> dict[str, int]:
+    """Load the demo directory and add the demo staff who are missing (idempotent)."""
+    counts = apply_directory(parse_directory(load_demo_text(), "demo_directory.yaml"))
+    codes = set(db.session.scalars(db.select(Agency.code)))
+    added = 0
+    for email, role, agency in DEMO_STAFF:
+        if agency and agency not in codes:
+            continue
+        if db.session.scalar(db.select(StaffUser.id).where(StaffUser.email == email)) is None:
+            add_staff(email, role=role, agency_code=agency, password=DEMO_PASSWORD)
+            added += 1
+    db.session.commit()
+    counts["staff_added"] = added
+    return counts

@@ -1,0 +1,34 @@
+"""Every model in one import, for Alembic and the shell."""
+
+from app.cases.models import Case, Event, IdempotencyKey, Message
+from app.customers.models import ContactPoint, Customer
+from app.directory.models import (
+    Agency,
+    Calendar,
+    Category,
+    Closure,
+    Queue,
+    RoutingRule,
+    ServiceStandard,
+)
+from app.sla.models import SlaClock
+from app.staff.models import ApiToken, StaffUser
+
+__all__ = [
+    "Agency",
+    "ApiToken",
+    "Calendar",
+    "Case",
+    "Category",
+    "Closure",
+    "ContactPoint",
+    "Customer",
+    "Event",
+    "IdempotencyKey",
+    "Message",
+    "Queue",
+    "RoutingRule",
+    "ServiceStandard",
+    "SlaClock",
+    "StaffUser",
+]

@@ -1,0 +1,50 @@
+"""SLA clocks: one posted service standard applied to one case."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Float, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.common.types import BigId, UTCDateTime
+from app.extensions import db
+
+# Stored lifecycle of a clock; the public state (on_track, at_risk, ...) is derived from times.
+CLOCK_PHASES = ("running", "paused", "met", "stopped")
+
+
+class SlaClock(db.Model):
+    __tablename__ = "sla_clocks"
+    __table_args__ = (
+        # The sweep: running clocks by due time.
+        Index("ix_sla_clocks_phase_due", "phase", "due_at"),
+        Index("ix_sla_clocks_phase_at_risk", "phase", "at_risk_at"),
+        Index("ix_sla_clocks_case", "case_id"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    standard_id: Mapped[int | None] = mapped_column(
+        ForeignKey("service_standards.id", ondelete="SET NULL")
+    )
+    metric: Mapped[str] = mapped_column(String(20))
+    # A snapshot of the standard and calendar at start: later directory edits don't move it.
+    target: Mapped[float] = mapped_column(Float)
+    unit: Mapped[str] = mapped_column(String(20))
+    calendar_id: Mapped[int] = mapped_column(ForeignKey("calendars.id"))
+    phase: Mapped[str] = mapped_column(String(10), default="running")
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # When the clock will have used the at-risk share (75 %) of its allowed time: stored so
+    # that queues and the sweep compare timestamps instead of doing calendar arithmetic.
+    at_risk_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Allowed time added back by pauses, in the unit's own measure (see BusinessCalendar.elapsed).
+    paused_total: Mapped[float] = mapped_column(Float, default=0.0)
+    met_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set by the sweep when it records the breach; state is still derived from times.
+    breached_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    at_risk_notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    case = relationship("Case", back_populates="clocks")
+    calendar = relationship("Calendar")

@@ -1,0 +1,1 @@
+"""Channel adapters: turn raw input into a normalized Intake. Pure code, no database."""

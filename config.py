@@ -1,0 +1,108 @@
+"""Configuration from the environment only: development, test and production profiles."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+INSTANCE_DIR = BASE_DIR / "instance"
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+def _database_url(url: str | None) -> str:
+    """Normalize DATABASE_URL so that plain postgresql:// uses psycopg 3."""
+    if not url:
+        return f"sqlite:///{INSTANCE_DIR / 'redress.db'}"
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    return url
+
+
+class Config:
+    """Settings shared by every profile; each value may be overridden by the environment."""
+
+    ENV_NAME = "development"
+    SECRET_KEY = _env("SECRET_KEY")
+    SQLALCHEMY_DATABASE_URI = _database_url(_env("DATABASE_URL"))
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    REDIS_URL = _env("REDIS_URL")
+    PUBLIC_BASE_URL = _env("PUBLIC_BASE_URL", "http://127.0.0.1:5000")
+    TWILIO_ACCOUNT_SID = _env("TWILIO_ACCOUNT_SID")
+    TWILIO_AUTH_TOKEN = _env("TWILIO_AUTH_TOKEN")
+    TWILIO_FROM_NUMBER = _env("TWILIO_FROM_NUMBER")
+    SMTP_URL = _env("SMTP_URL")
+    INTAKE_EMAIL_ADDRESS = _env("INTAKE_EMAIL_ADDRESS", "complaints@redress.localhost")
+    INBOUND_EMAIL_TOKEN = _env("INBOUND_EMAIL_TOKEN")
+    IMAP_URL = _env("IMAP_URL")
+    SCAN_DROP_DIR = _env("SCAN_DROP_DIR")
+    ATTACHMENT_DIR = _env("ATTACHMENT_DIR", str(INSTANCE_DIR / "attachments"))
+    # Largest request body accepted anywhere; a bigger one is answered 413 before parsing.
+    MAX_CONTENT_LENGTH = int(_env("MAX_CONTENT_LENGTH", str(2 * 1024 * 1024)))
+    # Public complaint API: per client address.
+    PUBLIC_RATE_LIMIT = _env("PUBLIC_RATE_LIMIT", "30 per minute;500 per day")
+    RATELIMIT_STORAGE_URI = _env("RATELIMIT_STORAGE_URI", _env("REDIS_URL", "memory://"))
+    RATELIMIT_HEADERS_ENABLED = True
+    # Email deliverability (DNS) checks are for production only.
+    EMAIL_CHECK_DELIVERABILITY = _env("EMAIL_CHECK_DELIVERABILITY", "0") == "1"
+    DEFAULT_PHONE_REGION = _env("DEFAULT_PHONE_REGION", "US")
+    # Share of allowed business time after which a running clock is "at risk".
+    SLA_AT_RISK_FRACTION = float(_env("SLA_AT_RISK_FRACTION", "0.75"))
+    LOG_LEVEL = _env("LOG_LEVEL", "INFO")
+    WTF_CSRF_TIME_LIMIT = None
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+
+
+class DevelopmentConfig(Config):
+    ENV_NAME = "development"
+    # A stable per-checkout key so that sessions survive restarts on a laptop.
+    SECRET_KEY = Config.SECRET_KEY or "dev-only-not-secret"
+
+
+class TestConfig(Config):
+    ENV_NAME = "test"
+    TESTING = True
+    SECRET_KEY = "test-only-not-secret"
+    SQLALCHEMY_DATABASE_URI = _database_url(_env("TEST_DATABASE_URL", "sqlite://"))
+    REDIS_URL = None
+    RATELIMIT_STORAGE_URI = "memory://"
+    RATELIMIT_ENABLED = False
+    WTF_CSRF_ENABLED = False
+    PUBLIC_BASE_URL = "http://redress.test"
+
+
+class ProductionConfig(Config):
+    ENV_NAME = "production"
+    SESSION_COOKIE_SECURE = True
+
+    def __init__(self) -> None:
+        if not self.SECRET_KEY:
+            raise RuntimeError("SECRET_KEY must be set in production")
+
+
+PROFILES = {
+    "development": DevelopmentConfig,
+    "test": TestConfig,
+    "production": ProductionConfig,
+}
+
+
+def load(name: str | None = None) -> Config:
+    """Pick the profile named by REDRESS_ENV (default: development)."""
+    name = name or _env("REDRESS_ENV", "development")
+    try:
+        return PROFILES[name]()
+    except KeyError:
+        raise RuntimeError(f"REDRESS_ENV must be one of {', '.join(PROFILES)}; got {name!r}") from None
+
+
+def random_secret() -> str:
+    return secrets.token_urlsafe(32)
