@@ -1,0 +1,1 @@
+"""SLA clocks: service standards, business calendars and due-time arithmetic."""
