@@ -1,0 +1,1 @@
+"""Routing: which agency, queue and priority owns a complaint."""
