@@ -17,7 +17,15 @@ from app.directory.models import (
 from app.extensions import db
 from app.routing import service as routing
 
-_CONDITION_KEYS = ("categories", "channels", "keywords", "phrases", "exclude", "zip_prefixes", "languages")
+_CONDITION_KEYS = (
+    "categories",
+    "channels",
+    "keywords",
+    "phrases",
+    "exclude",
+    "zip_prefixes",
+    "languages",
+)
 
 
 def _by_code(model, session) -> dict:
@@ -36,7 +44,12 @@ def _standards(session, agency: Agency, category: Category | None, specs) -> Non
         row = existing.pop(spec.metric, None) or ServiceStandard(
             agency=agency, category=category, metric=spec.metric
         )
-        row.target, row.unit, row.goal, row.wording = spec.target, spec.unit, spec.goal, spec.wording
+        row.target, row.unit, row.goal, row.wording = (
+            spec.target,
+            spec.unit,
+            spec.goal,
+            spec.wording,
+        )
         session.add(row)
     for row in existing.values():
         session.delete(row)
@@ -56,7 +69,16 @@ def apply_directory(directory: s.DirectorySpec) -> dict[str, int]:
             cal = calendars.get(spec.code) or Calendar(code=spec.code)
             cal.name, cal.timezone, cal.hours = spec.name, spec.timezone, dict(spec.hours)
             cal.holiday_country = spec.holidays
-            cal.closures = [Closure(date=c.date, name=c.name) for c in spec.closures]
+            existing = {c.date: c for c in cal.closures}
+            kept = []
+            for c in spec.closures:
+                row = existing.pop(c.date, None) or Closure(date=c.date)
+                row.name = c.name
+                kept.append(row)
+            for row in existing.values():
+                session.delete(row)
+            session.flush()
+            cal.closures = kept
             session.add(cal)
             calendars[spec.code] = cal
         session.flush()
@@ -65,7 +87,11 @@ def apply_directory(directory: s.DirectorySpec) -> dict[str, int]:
         queues: dict[tuple[str, str], Queue] = {}
         for spec in directory.agencies:
             agency = agencies.get(spec.code) or Agency(code=spec.code)
-            agency.name, agency.description, agency.website = spec.name, spec.description, spec.website
+            agency.name, agency.description, agency.website = (
+                spec.name,
+                spec.description,
+                spec.website,
+            )
             agency.calendar = calendars[spec.calendar]
             session.add(agency)
             current = {q.code: q for q in agency.queues}
@@ -75,10 +101,11 @@ def apply_directory(directory: s.DirectorySpec) -> dict[str, int]:
                 if queue not in agency.queues:
                     agency.queues.append(queue)
                 queues[(spec.code, qspec.code)] = queue
-            for code, queue in current.items():
-                if (spec.code, code) not in queues:
-                    queue.is_triage = False
             agencies[spec.code] = agency
+        # Exactly one triage queue: the file's. Any other (even of an agency left out) stops.
+        for queue in session.scalars(select(Queue).where(Queue.is_triage.is_(True))):
+            if queues.get((queue.agency.code, queue.code)) is not queue:
+                queue.is_triage = False
         session.flush()
         for spec in directory.agencies:
             _standards(session, agencies[spec.code], None, spec.standards)
@@ -97,7 +124,8 @@ def apply_directory(directory: s.DirectorySpec) -> dict[str, int]:
             # A category's overrides belong to its owning agency; drop any for another agency.
             for row in session.scalars(
                 select(ServiceStandard).where(
-                    ServiceStandard.category_id == cat.id, ServiceStandard.agency_id != cat.agency.id
+                    ServiceStandard.category_id == cat.id,
+                    ServiceStandard.agency_id != cat.agency.id,
                 )
             ):
                 session.delete(row)
@@ -116,7 +144,9 @@ def apply_directory(directory: s.DirectorySpec) -> dict[str, int]:
                     position=position,
                     name=spec.name,
                     conditions={
-                        k: list(getattr(spec.when, k)) for k in _CONDITION_KEYS if getattr(spec.when, k)
+                        k: list(getattr(spec.when, k))
+                        for k in _CONDITION_KEYS
+                        if getattr(spec.when, k)
                     },
                     agency=agencies[spec.agency],
                     queue=queues[(spec.agency, spec.queue)] if spec.queue else None,
@@ -173,7 +203,9 @@ def export_directory() -> s.DirectorySpec:
             calendar=a.calendar.code,
             description=a.description,
             website=a.website,
-            queues=tuple(s.QueueSpec(code=q.code, name=q.name, triage=q.is_triage) for q in a.queues),
+            queues=tuple(
+                s.QueueSpec(code=q.code, name=q.name, triage=q.is_triage) for q in a.queues
+            ),
             standards=_standard_specs(
                 [x for x in standards if x.agency_id == a.id and x.category_id is None]
             ),

@@ -96,9 +96,7 @@ class ServiceStandard(db.Model):
     __table_args__ = (UniqueConstraint("agency_id", "category_id", "metric"),)
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id", ondelete="CASCADE"))
-    category_id: Mapped[int | None] = mapped_column(
-        ForeignKey("categories.id", ondelete="CASCADE")
-    )
+    category_id: Mapped[int | None] = mapped_column(ForeignKey("categories.id", ondelete="CASCADE"))
     metric: Mapped[str] = mapped_column(String(20))
     target: Mapped[float] = mapped_column(Numeric(10, 3, asdecimal=False))
     unit: Mapped[str] = mapped_column(String(20))

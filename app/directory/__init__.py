@@ -1,0 +1,1 @@
+"""The directory: agencies, categories, service standards, calendars, queues, routing rules."""
