@@ -42,4 +42,4 @@ worker: $(STAMP)
 	$(BIN)/redress worker
 
 clean:
-	rm -rf $(VENV) instance app/static/vendor node_modules
+	rm -rf $(VENV) instance app/public/static/vendor node_modules

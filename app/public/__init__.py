@@ -1,0 +1,13 @@
+"""The public site: complaint form, confirmation, tracking, posted standards."""
+
+from flask import Blueprint
+
+bp = Blueprint(
+    "public",
+    __name__,
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/static/public",
+)
+
+from app.public import views  # noqa: E402,F401

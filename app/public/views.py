@@ -1,0 +1,359 @@
+"""Public pages: home, the complaint form and its confirmation, tracking, posted standards.
+
+Plain HTML forms that work without JavaScript, styled with the U.S. Web Design System.
+Handlers stay thin: validate with the API's complaint schema, call one case service
+function, and hand plain data to the templates, which hold every word the public reads.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from itertools import groupby
+
+from flask import (
+    Response,
+    current_app,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_wtf.csrf import CSRFError
+from jinja2.ext import InternationalizationExtension
+from marshmallow import ValidationError
+
+from app.api.schemas import MAX_DESCRIPTION, load_complaint
+from app.cases import presenters
+from app.cases import service as cases
+from app.cases.models import Case
+from app.common.errors import Invalid, NotFound
+from app.customers.service import customer_has_contact
+from app.directory.models import Agency, Category, ServiceStandard
+from app.extensions import db, limiter
+from app.public import bp
+
+# The complaint form's fields, in page order (the error summary follows this order).
+FORM_FIELDS = (
+    "description",
+    "category",
+    "name",
+    "address",
+    "zip",
+    "email",
+    "phone",
+    "preferred_contact",
+    "language",
+)
+CONTACT_CHOICES = ("email", "sms", "mail", "none")
+LANGUAGE_CHOICES = ("en", "es")
+# What a browser may show of the form and tracking results: never from a shared cache.
+PRIVATE_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+# How many confirmations one browser session may revisit.
+CONFIRMED_KEEP = 10
+_LONGER_THAN = re.compile(r"Longer than maximum length (\d+)\.")
+
+
+@bp.record_once
+def _install_i18n(state) -> None:
+    """Templates mark their words with _() and {% trans %}; until a translation catalogue is
+    installed (Spanish is planned) they read as written."""
+    env = state.app.jinja_env
+    if "gettext" in env.globals:
+        return  # a real translation layer (e.g. Flask-Babel) is already in place
+    env.add_extension(InternationalizationExtension)
+    env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
+
+
+@bp.context_processor
+def _layout() -> dict:
+    return {
+        "uswds_version": _uswds_version(),
+        "demo_notice": current_app.config.get("PUBLIC_DEMO_NOTICE", True),
+    }
+
+
+def _uswds_version() -> str | None:
+    """The copied USWDS version (also a cache buster), or None when the files are missing."""
+    # Imported here so that `python -m app.public.assets` does not import itself twice.
+    from app.public import assets
+
+    try:
+        return assets.STAMP.read_text().strip() or None
+    except OSError:
+        return None
+
+
+def _public_limit() -> str:
+    return current_app.config["PUBLIC_RATE_LIMIT"]
+
+
+def _private(response: Response) -> Response:
+    response.headers.update(PRIVATE_HEADERS)
+    return response
+
+
+def _not_found() -> tuple[str, int]:
+    return render_template("public/not_found.html"), 404
+
+
+@bp.get("/")
+def home():
+    return render_template(
+        "public/home.html",
+        intake_email=current_app.config.get("INTAKE_EMAIL_ADDRESS"),
+        sms_number=current_app.config.get("TWILIO_FROM_NUMBER"),
+    )
+
+
+# --- The complaint form ------------------------------------------------------------------
+
+
+def _category_groups() -> list[tuple[str | None, list[Category]]]:
+    """Active categories by group, groups in name order, the ungrouped ones last."""
+    rows = db.session.scalars(db.select(Category).where(Category.active.is_(True))).all()
+
+    def order(c: Category) -> tuple:
+        group = (c.group or "").strip().lower()
+        return (group in ("", "other"), group, c.name.lower())
+
+    rows.sort(key=order)
+    return [(group, list(items)) for group, items in groupby(rows, key=lambda c: c.group)]
+
+
+_NEEDED_FOR_CONTACT = {
+    "email": "Enter your email address, or choose another way for us to contact you.",
+    "phone": "Enter your phone number so we can text you, or choose another way to contact you.",
+    "address": "Enter your mailing address, or choose another way for us to contact you.",
+}
+
+
+def _friendly(field: str, value: str, messages: list[str]) -> list[str]:
+    """Replace the schema's technical wording with plain words where it has any."""
+    if field in _NEEDED_FOR_CONTACT and any(m.startswith("Needed to reach you") for m in messages):
+        return [_NEEDED_FOR_CONTACT[field]]
+    if field == "description":
+        if not value.strip():
+            return ["Describe your complaint."]
+        if len(value) > MAX_DESCRIPTION:
+            return [f"Your description is too long. Use {MAX_DESCRIPTION:,} characters or fewer."]
+    if field == "preferred_contact":
+        return ["Choose how you would like us to contact you."]
+    if field == "language":
+        return ["Choose English or Spanish."]
+    out = []
+    for message in messages:
+        match = _LONGER_THAN.fullmatch(message)
+        out.append(
+            f"This is too long. Use {int(match.group(1)):,} characters or fewer."
+            if match
+            else message
+        )
+    return out
+
+
+def _field_errors(messages: dict | list | str, form: dict[str, str]) -> dict[str, list[str]]:
+    if not isinstance(messages, dict):
+        messages = {"_form": messages}
+    errors: dict[str, list[str]] = {}
+    for field, value in messages.items():
+        texts = value if isinstance(value, list) else [value]
+        texts = [str(t) for t in texts]
+        errors[field] = _friendly(field, form.get(field, ""), texts)
+    return errors
+
+
+def _all_errors(form: dict[str, str], first: ValidationError) -> dict[str, list[str]]:
+    """Every problem with the form at once.
+
+    The schema checks the fields one by one and only then the rules across fields (a
+    valid email address, a phone number for text messages), so a form with a field error
+    would reveal its other problems one submission at a time. Check again with the failing
+    fields left out and add what that finds.
+    """
+    errors = _field_errors(first.messages, form)
+    retry = {k: v for k, v in form.items() if k not in errors}
+    retry["description"] = form["description"] if "description" not in errors else "-"
+    try:
+        load_complaint(retry, staff=False, channel="web")
+    except ValidationError as exc:
+        for field, messages in _field_errors(exc.messages, form).items():
+            errors.setdefault(field, messages)
+    return errors
+
+
+def _ordered(errors: dict[str, list[str]]) -> list[tuple[str, str]]:
+    """(field, message) pairs for the error summary, in the order of the form."""
+    order = {name: i for i, name in enumerate(FORM_FIELDS)}
+    fields = sorted(errors, key=lambda f: order.get(f, len(order)))
+    return [(field, message) for field in fields for message in errors[field]]
+
+
+def _render_form(form: dict[str, str], errors: dict[str, list[str]], status: int = 200):
+    response = make_response(
+        render_template(
+            "public/complaint_form.html",
+            form=form,
+            errors=errors,
+            summary=_ordered(errors),
+            category_groups=_category_groups(),
+            max_description=MAX_DESCRIPTION,
+        ),
+        status,
+    )
+    return _private(response)
+
+
+@bp.errorhandler(CSRFError)
+def _csrf_failed(exc: CSRFError):
+    """A form without a valid token: keep what the person wrote and ask them to send again."""
+    if request.endpoint != "public.new_complaint":
+        return exc
+    form = {name: request.form.get(name, "") for name in FORM_FIELDS}
+    message = (
+        "We could not accept the form, perhaps because your browser blocks cookies "
+        "or the page was open for a long time. Check your answers and send them again."
+    )
+    return _render_form(form, {"_form": [message]}, 400)
+
+
+@bp.route("/complaints/new", methods=["GET", "POST"])
+@limiter.limit(_public_limit, methods=["POST"])
+def new_complaint():
+    if request.method == "GET":
+        return _render_form({name: "" for name in FORM_FIELDS} | {"language": "en"}, {})
+    form = {name: request.form.get(name, "") for name in FORM_FIELDS}
+    try:
+        intake = load_complaint(dict(form), staff=False, channel="web")
+        case, _created = cases.open_case(intake)
+    except ValidationError as exc:
+        return _render_form(form, _all_errors(form, exc), 422)
+    except Invalid as exc:
+        db.session.rollback()
+        field = exc.field if exc.field in FORM_FIELDS else "_form"
+        message = (
+            "Choose a category from the list, or choose “I’m not sure”."
+            if field == "category"
+            else exc.message
+        )
+        return _render_form(form, {field: [message]}, 422)
+    confirmed = [r for r in session.get("confirmed", []) if r != case.reference]
+    session["confirmed"] = [*confirmed[-(CONFIRMED_KEEP - 1) :], case.reference]
+    return redirect(url_for("public.confirmation", reference=case.reference), 303)
+
+
+@bp.get("/complaints/<reference>/confirmation")
+def confirmation(reference: str):
+    # Only the browser that filed the complaint sees this page: a guessed reference is 404.
+    if reference not in session.get("confirmed", []):
+        return _not_found()
+    try:
+        case = cases.get_case(reference)
+    except NotFound:
+        return _not_found()
+    response = make_response(
+        render_template(
+            "public/confirmation.html",
+            case=case,
+            promises=presenters.promise_sentences(case),
+            received=presenters.plain_date(case, case.received_at),
+        )
+    )
+    return _private(response)
+
+
+# --- Tracking ------------------------------------------------------------------------------
+
+
+def _find_case(reference: str, contact: str) -> Case | None:
+    """The case, only when the contact is one of its filer's; otherwise None, whatever failed."""
+    try:
+        case = cases.get_case(reference)
+    except NotFound:
+        return None
+    return case if customer_has_contact(case.customer, contact) else None
+
+
+def _clock_rows(case: Case) -> list[dict]:
+    rows = []
+    for clock in presenters.clocks(case):
+        due = datetime.fromisoformat(clock["due_at"]) if clock["due_at"] else None
+        met = datetime.fromisoformat(clock["met_at"]) if clock["met_at"] else None
+        rows.append(
+            {
+                "metric": clock["metric"],
+                "state": clock["state"],
+                "due": presenters.plain_date(case, due) if due else None,
+                "met": presenters.plain_date(case, met) if met else None,
+            }
+        )
+    return rows
+
+
+def _message_rows(case: Case, messages: list[dict]) -> list[dict]:
+    return [
+        {
+            "direction": m["direction"],
+            "channel": m["channel"],
+            "body": m["body"],
+            "date": presenters.plain_date(case, datetime.fromisoformat(m["created_at"])),
+        }
+        for m in messages
+    ]
+
+
+@bp.get("/track")
+def track():
+    reference = request.args.get("reference", "").strip()[:40]
+    contact = request.args.get("contact", "").strip()[:254]
+    errors: dict[str, list[str]] = {}
+    context: dict = {"reference": reference, "contact": contact, "case": None}
+    status = 200
+    # The contact box is part of every submitted form; a bookmarked `?reference=` is not.
+    if "contact" in request.args:
+        if not reference:
+            errors["reference"] = ["Enter the reference of your complaint."]
+        if not contact:
+            errors["contact"] = ["Enter the email address or phone number you gave us."]
+        if errors:
+            status = 422
+        else:
+            case = _find_case(reference, contact)
+            if case is None:
+                context["not_found"] = True
+                status = 404
+            else:
+                view = presenters.track(case)
+                context.update(
+                    case=case,
+                    received=presenters.plain_date(case, case.received_at),
+                    clocks=_clock_rows(case),
+                    messages=_message_rows(case, view["messages"]),
+                )
+    context["errors"] = errors
+    context["summary"] = [(f, m) for f in ("reference", "contact") for m in errors.get(f, [])]
+    response = make_response(render_template("public/track.html", **context), status)
+    return _private(response)
+
+
+# --- Posted service standards --------------------------------------------------------------
+
+
+def _standard_groups() -> list[tuple[Agency, list[ServiceStandard]]]:
+    rows = db.session.scalars(db.select(ServiceStandard)).all()
+    rows.sort(
+        key=lambda s: (
+            s.agency.name.lower(),
+            s.category is not None,
+            s.category.name.lower() if s.category else "",
+            presenters.METRIC_ORDER.get(s.metric, 9),
+        )
+    )
+    return [(agency, list(items)) for agency, items in groupby(rows, key=lambda s: s.agency)]
+
+
+@bp.get("/standards")
+def standards():
+    return render_template("public/standards.html", groups=_standard_groups())

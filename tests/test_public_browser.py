@@ -1,0 +1,256 @@
+"""The public site in headless Chromium: keyboard-only filing, no-JavaScript filing, axe-core.
+
+Needs /usr/bin/chromium and the `playwright` package (never `playwright install`: we drive
+the system Chromium). Skipped, saying why, when either is missing, unless
+REQUIRE_SERVICES=1. Runs against SQLite only: the browser needs a live server thread.
+Screenshots go to $SCREENSHOT_DIR, or to the test's temporary directory.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+from app.public import assets
+
+pytestmark = [
+    pytest.mark.browser,
+    # A live server thread needs a database shared across threads: SQLite only.
+    pytest.mark.parametrize("backend", ["sqlite"], indirect=True),
+]
+
+CHROMIUM = Path("/usr/bin/chromium")
+REQUIRE = os.environ.get("REQUIRE_SERVICES") == "1"
+BLOCKING_IMPACTS = ("serious", "critical")
+# The complaint form's tab stops, in the order a sighted keyboard user meets them.
+FORM_TAB_ORDER = [
+    "description", "category", "name", "address", "zip", "email", "phone",
+    "preferred_contact-email", "language",
+]  # fmt: skip
+
+
+def _missing(reason: str):
+    if REQUIRE:
+        pytest.fail(f"{reason} (REQUIRE_SERVICES=1)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        _missing(f"{CHROMIUM} not found; install it with `apt-get install chromium`")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _missing("the playwright package is not installed (pip install playwright)")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def axe_script() -> Path:
+    # Also installs and copies USWDS, so that the pages are checked as people see them.
+    assets.build()
+    if not assets.AXE_SCRIPT.exists():
+        _missing(f"{assets.AXE_SCRIPT} not found; run `npm ci` at the repository root")
+    return assets.AXE_SCRIPT
+
+
+@pytest.fixture
+def live_server(app):
+    if "postgresql" in app.config["SQLALCHEMY_DATABASE_URI"]:
+        pytest.skip("browser tests serve the SQLite app only")  # pragma: no cover
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def shots(tmp_path) -> Path:
+    directory = Path(os.environ.get("SCREENSHOT_DIR") or tmp_path / "screenshots")
+    directory.mkdir(parents=True, exist_ok=True)
+    print(f"screenshots in {directory}")
+    return directory
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    tab = context.new_page()
+    yield tab
+    context.close()
+
+
+def axe_problems(page, axe_script: Path) -> list[str]:
+    """Serious and critical axe-core violations on the current page, ready to print."""
+    page.add_script_tag(path=str(axe_script))
+    result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
+    problems = []
+    for violation in result["violations"]:
+        if violation["impact"] not in BLOCKING_IMPACTS:
+            continue
+        lines = [
+            f"{page.url}: [{violation['impact']}] {violation['id']}: {violation['help']}",
+            f"  {violation['helpUrl']}",
+        ]
+        for node in violation["nodes"][:5]:
+            lines.append(f"  at {', '.join(map(str, node['target']))}")
+            lines.append(f"     {node['html'][:200]}")
+            summary = (node.get("failureSummary") or "").replace("\n", "\n       ")
+            lines.append(f"     {summary}")
+        problems.append("\n".join(lines))
+    return problems
+
+
+def check(page, axe_script: Path, shots: Path, name: str, problems: list[str]) -> None:
+    page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
+    problems.extend(axe_problems(page, axe_script))
+
+
+def active_id(page) -> str:
+    return page.evaluate("() => document.activeElement && document.activeElement.id")
+
+
+def tab_to(page, target: str, limit: int = 40) -> list[str]:
+    """Press Tab until the element with id `target` has focus; the ids passed on the way."""
+    seen = []
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        current = active_id(page)
+        seen.append(current)
+        if current == target:
+            return seen
+    raise AssertionError(f"Tab never reached #{target}; focus went through {seen}")
+
+
+def test_keyboard_only_complaint_and_every_page_passes_axe(page, live_server, axe_script, shots):
+    problems: list[str] = []
+    page.goto(f"{live_server}/")
+    assert page.locator("h1").inner_text().startswith("Complain to a federal agency")
+    check(page, axe_script, shots, "home", problems)
+
+    # The skip link is the first tab stop and leads to the main content.
+    page.keyboard.press("Tab")
+    assert page.evaluate("() => document.activeElement.textContent") == "Skip to main content"
+
+    page.goto(f"{live_server}/complaints/new")
+    check(page, axe_script, shots, "form", problems)
+    visited = tab_to(page, "description")
+    assert visited[0] == "", "the skip link (no id) comes first"
+    page.keyboard.type("Equifax shows a credit card account that is not mine.")
+    visited = []
+    for field in FORM_TAB_ORDER[1:]:
+        page.keyboard.press("Tab")
+        visited.append(active_id(page))
+        if field == "category":
+            page.keyboard.type("Wrong information")  # a closed <select> selects by typing
+        elif field == "name":
+            page.keyboard.type("Maria Lopez")
+        elif field == "address":
+            page.keyboard.type("1600 Pennsylvania Ave NW\nWashington, DC")
+        elif field == "zip":
+            page.keyboard.type("20500")
+        elif field == "email":
+            page.keyboard.type("maria.lopez@example.org")
+        elif field == "preferred_contact-email":
+            page.keyboard.press("Space")
+    assert visited == FORM_TAB_ORDER[1:]
+    assert page.locator("#category").input_value() == "credit-report"
+    assert page.locator("#preferred_contact-email").is_checked()
+    page.keyboard.press("Tab")
+    assert page.evaluate("() => document.activeElement.type") == "submit"
+    page.screenshot(path=str(shots / "form-filled.png"), full_page=True)
+    page.keyboard.press("Enter")
+
+    page.wait_for_url(re.compile(r".*/complaints/RX-[0-9A-Z-]+/confirmation$"))
+    assert page.locator("h1").inner_text() == "We have your complaint"
+    reference = page.locator(".redress-reference").inner_text()
+    assert re.fullmatch(r"RX-[0-9A-Z]{4}-[0-9A-Z]{4}", reference)
+    assert "Consumer Financial Protection Bureau" in page.content()
+    assert page.get_by_text(re.compile(r"We will acknowledge your complaint by \w+day, ")).count()
+    check(page, axe_script, shots, "confirmation", problems)
+
+    # Track it from the confirmation page: the reference is filled in already.
+    page.get_by_role("link", name="Track your complaint").click()
+    assert page.locator("#reference").input_value() == reference
+    check(page, axe_script, shots, "track-empty", problems)
+    page.locator("#contact").focus()
+    page.keyboard.type("maria.lopez@example.org")
+    page.keyboard.press("Enter")
+    page.wait_for_load_state()
+    assert page.locator(".redress-status__value").inner_text() == "Received"
+    check(page, axe_script, shots, "track-result", problems)
+
+    page.goto(f"{live_server}/track?reference={reference}&contact=someone@example.org")
+    assert "We could not find a complaint" in page.content()
+    check(page, axe_script, shots, "track-not-found", problems)
+
+    page.goto(f"{live_server}/standards")
+    assert page.locator("table caption").count() >= 3
+    check(page, axe_script, shots, "standards", problems)
+
+    assert not problems, "axe-core found serious or critical problems:\n\n" + "\n\n".join(problems)
+
+
+def test_form_errors_are_summarized_focused_and_pass_axe(page, live_server, axe_script, shots):
+    problems: list[str] = []
+    page.goto(f"{live_server}/complaints/new")
+    page.locator("#zip").fill("123")
+    page.locator("label[for=preferred_contact-sms]").click()
+    page.get_by_role("button", name="Send complaint").press("Enter")
+    page.wait_for_load_state()
+    assert page.title().startswith("Error:")
+    summary = page.locator(".redress-error-summary")
+    assert summary.is_visible()
+    assert page.evaluate("() => document.activeElement.classList.contains('redress-error-summary')")
+    links = summary.locator("a")
+    assert links.all_inner_texts() == [
+        "Describe your complaint.",
+        "Enter a 5-digit ZIP code.",
+        "Enter your phone number so we can text you, or choose another way to contact you.",
+    ]
+    assert page.locator("#zip").input_value() == "123"
+    check(page, axe_script, shots, "form-errors", problems)
+    assert not problems, "axe-core found serious or critical problems:\n\n" + "\n\n".join(problems)
+
+
+def test_public_site_works_without_javascript(browser, live_server, shots):
+    context = browser.new_context(java_script_enabled=False, viewport={"width": 390, "height": 844})
+    try:
+        page = context.new_page()
+        page.goto(f"{live_server}/complaints/new")
+        page.screenshot(path=str(shots / "form-mobile-nojs.png"), full_page=True)
+        assert page.get_by_role("link", name="Track a complaint").first.is_visible()
+        page.locator("#description").fill("My mail has not been delivered for two weeks.")
+        page.locator("#category").select_option("mail-not-delivered")
+        page.locator("#phone").fill("202-555-0143")
+        page.locator("label[for=preferred_contact-sms]").click()
+        page.get_by_role("button", name="Send complaint").click()
+        page.wait_for_url(re.compile(r".*/confirmation$"))
+        reference = page.locator(".redress-reference").inner_text()
+        page.screenshot(path=str(shots / "confirmation-mobile-nojs.png"), full_page=True)
+        page.goto(f"{live_server}/track")
+        page.locator("#reference").fill(reference.lower())
+        page.locator("#contact").fill("(202) 555-0143")
+        page.get_by_role("button", name="Track complaint").click()
+        page.wait_for_load_state()
+        assert page.locator(".redress-status__value").inner_text() == "Received"
+        page.screenshot(path=str(shots / "track-mobile-nojs.png"), full_page=True)
+    finally:
+        context.close()
