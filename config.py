@@ -64,13 +64,13 @@ class Config:
 class DevelopmentConfig(Config):
     ENV_NAME = "development"
     # A stable per-checkout key so that sessions survive restarts on a laptop.
-    SECRET_KEY = Config.SECRET_KEY or "dev-only-not-secret"
+    SECRET_KEY = Config.SECRET_KEY or "dev-only-not-secret"  # noqa: S105 - laptop only
 
 
 class TestConfig(Config):
     ENV_NAME = "test"
     TESTING = True
-    SECRET_KEY = "test-only-not-secret"
+    SECRET_KEY = "test-only-not-secret"  # noqa: S105 - tests only
     SQLALCHEMY_DATABASE_URI = _database_url(_env("TEST_DATABASE_URL", "sqlite://"))
     REDIS_URL = None
     RATELIMIT_STORAGE_URI = "memory://"
@@ -101,7 +101,9 @@ def load(name: str | None = None) -> Config:
     try:
         return PROFILES[name]()
     except KeyError:
-        raise RuntimeError(f"REDRESS_ENV must be one of {', '.join(PROFILES)}; got {name!r}") from None
+        raise RuntimeError(
+            f"REDRESS_ENV must be one of {', '.join(PROFILES)}; got {name!r}"
+        ) from None
 
 
 def random_secret() -> str:

@@ -118,7 +118,9 @@ def users_add(email: str, role: str, agency: str | None, name: str | None, passw
     except DomainError as exc:
         db.session.rollback()
         raise click.ClickException(exc.message) from None
-    click.echo(f"Added {staff.email} ({staff.role}, {agency.upper() if agency else 'all agencies'}).")
+    click.echo(
+        f"Added {staff.email} ({staff.role}, {agency.upper() if agency else 'all agencies'})."
+    )
 
 
 @click.group()
@@ -169,7 +171,9 @@ def route_explain(text, category, channel, zip_code, language) -> None:
     )
     decision = engine.route(item)
     queue = f" / {decision.queue}" if decision.queue else ""
-    click.echo(f"Decision: {decision.agency}{queue}, priority {decision.priority} ({decision.source})")
+    click.echo(
+        f"Decision: {decision.agency}{queue}, priority {decision.priority} ({decision.source})"
+    )
     click.echo(f"Why: {decision.explanation}")
     click.echo("Rules in order:")
     for rule, matched, reasons in engine.explain(item):

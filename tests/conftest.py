@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+
 import pytest
 from sqlalchemy import create_engine, text
 

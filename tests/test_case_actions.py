@@ -19,8 +19,12 @@ ADMIN = "admin@redress.example"
 
 
 def open_complaint(client, category="credit-report", **extra) -> str:
-    body = {"description": "A debt collector calls me at work.", "category": category,
-            "email": "pat@example.org", **extra}
+    body = {
+        "description": "A debt collector calls me at work.",
+        "category": category,
+        "email": "pat@example.org",
+        **extra,
+    }
     r = client.post("/api/v1/complaints", json=body)
     assert r.status_code == 201, r.json
     return r.json["reference"]
@@ -118,7 +122,9 @@ def test_assign_start_reply_resolve_close_each_leave_an_event(client, staff_toke
     assert r.json["messages"][-1]["channel"] == "email"
     assert clock(r.json, "first_response")["state"] == "met"
     assert clock(r.json, "acknowledge")["state"] == "met"
-    r = act(client, h, ref, action="resolve", resolution="The account was removed from your report.")
+    r = act(
+        client, h, ref, action="resolve", resolution="The account was removed from your report."
+    )
     assert r.json["status"] == "resolved"
     assert clock(r.json, "resolve")["state"] == "met"
     assert r.json["resolution"].startswith("The account")

@@ -135,7 +135,9 @@ def test_preferred_contact_needs_that_contact(client):
 
 
 def test_public_cannot_set_staff_only_fields(client):
-    r = post(client, {"description": "x", "channel": "mail", "received_at": "2026-11-20T10:00:00-05:00"})
+    r = post(
+        client, {"description": "x", "channel": "mail", "received_at": "2026-11-20T10:00:00-05:00"}
+    )
     assert r.status_code == 422
     assert set(r.json["errors"]) >= {"channel", "received_at"}
 
@@ -157,26 +159,31 @@ def test_staff_can_record_a_letter_received_earlier_and_clocks_start_then(client
     assert r.status_code == 201, r.json
     assert r.json["channel"] == "mail"
     assert datetime.fromisoformat(r.json["received_at"]) == ny(2026, 11, 19, 14, 0)
-    assert all(
-        datetime.fromisoformat(c["due_at"]) > ny(2026, 11, 19, 14, 0) for c in r.json["sla"]
-    )
+    assert all(datetime.fromisoformat(c["due_at"]) > ny(2026, 11, 19, 14, 0) for c in r.json["sla"])
 
 
 def test_retry_with_same_idempotency_key_returns_same_case(client):
-    body = {"description": "Landlord refuses to rent to families with children.", "email": "p@example.org"}
+    body = {
+        "description": "Landlord refuses to rent to families with children.",
+        "email": "p@example.org",
+    }
     first = post(client, body, {"Idempotency-Key": "c1f6e0a4-retry"})
     second = post(client, body, {"Idempotency-Key": "c1f6e0a4-retry"})
     assert first.status_code == second.status_code == 201
     assert first.json["reference"] == second.json["reference"]
     assert second.headers.get("Idempotent-Replayed") == "true"
     assert _count_cases() == 1
-    other = post(client, {**body, "description": "different"}, {"Idempotency-Key": "c1f6e0a4-retry"})
+    other = post(
+        client, {**body, "description": "different"}, {"Idempotency-Key": "c1f6e0a4-retry"}
+    )
     assert other.status_code == 409
     assert _count_cases() == 1
 
 
 def test_same_person_on_two_channels_is_one_customer(client, staff_token):
-    a = post(client, {"description": "first", "email": "sam@example.org", "phone": "(202) 555-0143"})
+    a = post(
+        client, {"description": "first", "email": "sam@example.org", "phone": "(202) 555-0143"}
+    )
     b = post(
         client,
         {"description": "second", "phone": "+1 202 555 0143", "channel": "phone"},

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 from functools import wraps
 
-from flask import g, jsonify, request
+from flask import jsonify, request
 
 from app.staff.tokens import staff_for_token
 
 
 def current_staff():
     """The staff member named by the request's bearer token, or None (cached per request)."""
-    if "staff" not in g:
+    # Cached on the request itself: an app context (and its `g`) can outlive one request.
+    key = "redress.staff"
+    if key not in request.environ:
         header = request.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")
-        g.staff = staff_for_token(token.strip()) if scheme.lower() == "bearer" else None
-    return g.staff
+        staff = staff_for_token(token.strip()) if scheme.lower() == "bearer" else None
+        request.environ[key] = staff
+    return request.environ[key]
 
 
 def staff_required(view):

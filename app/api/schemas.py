@@ -33,6 +33,30 @@ def _strip_strings(data):
     return data
 
 
+class EmailField(fields.String):
+    """An email address, validated and normalized (domain lower-cased, IDNA)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return normalize_email(
+                text, check_deliverability=current_app.config["EMAIL_CHECK_DELIVERABILITY"]
+            )
+        except ContactError as exc:
+            raise ValidationError(str(exc)) from None
+
+
+class PhoneField(fields.String):
+    """A phone number, validated and normalized to E.164."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return normalize_phone(text, region=current_app.config["DEFAULT_PHONE_REGION"])
+        except ContactError as exc:
+            raise ValidationError(str(exc)) from None
+
+
 class ComplaintSchema(Schema):
     """The complaint body of POST /api/v1/complaints (and the public web form)."""
 
@@ -50,8 +74,8 @@ class ComplaintSchema(Schema):
         metadata={"description": "A category code from GET /api/v1/categories."},
     )
     name = fields.String(validate=validate.Length(max=200), allow_none=True)
-    email = fields.String(validate=validate.Length(max=254), allow_none=True)
-    phone = fields.String(validate=validate.Length(max=40), allow_none=True)
+    email = EmailField(validate=validate.Length(max=254), allow_none=True)
+    phone = PhoneField(validate=validate.Length(max=40), allow_none=True)
     address = fields.String(validate=validate.Length(max=1000), allow_none=True)
     zip = fields.String(
         validate=validate.Regexp(r"^\d{5}(-\d{4})?$", error="Enter a 5-digit ZIP code."),
@@ -83,26 +107,9 @@ class ComplaintSchema(Schema):
         for field in ("channel", "received_at"):
             if field in data and not is_staff:
                 errors.setdefault(field, []).append("Only staff may set this field.")
-        if data.get("email"):
-            try:
-                data["email"] = normalize_email(
-                    data["email"],
-                    check_deliverability=current_app.config["EMAIL_CHECK_DELIVERABILITY"],
-                )
-            except ContactError as exc:
-                errors.setdefault("email", []).append(str(exc))
-        if data.get("phone"):
-            try:
-                data["phone"] = normalize_phone(
-                    data["phone"], region=current_app.config["DEFAULT_PHONE_REGION"]
-                )
-            except ContactError as exc:
-                errors.setdefault("phone", []).append(str(exc))
         language = (data.get("language") or "en").lower().split("-")[0]
         if language not in LANGUAGES:
-            errors.setdefault("language", []).append(
-                f"Must be one of: {', '.join(LANGUAGES)}."
-            )
+            errors.setdefault("language", []).append(f"Must be one of: {', '.join(LANGUAGES)}.")
         data["language"] = language
         if (data.get("lat") is None) != (data.get("lon") is None):
             errors.setdefault("lat", []).append("Give both latitude and longitude, or neither.")

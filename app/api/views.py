@@ -14,9 +14,9 @@ from app.api.schemas import (
     CaseSchema,
     CaseSummarySchema,
     CategorySchema,
-    load_complaint,
     StandardSchema,
     TrackSchema,
+    load_complaint,
 )
 from app.cases import presenters, queries
 from app.cases import service as cases
@@ -33,7 +33,9 @@ def _public_limit() -> str:
 def _json_body() -> dict:
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
-        raise ValidationError({"_body": ["Send a JSON object with Content-Type: application/json."]})
+        raise ValidationError(
+            {"_body": ["Send a JSON object with Content-Type: application/json."]}
+        )
     return data
 
 
@@ -117,7 +119,9 @@ def track(reference: str):
     except NotFound:
         case = None
     if case is None or not contact or not customer_has_contact(case.customer, contact):
-        return jsonify({"errors": {"reference": ["No case found for that reference and contact."]}}), 404
+        return jsonify(
+            {"errors": {"reference": ["No case found for that reference and contact."]}}
+        ), 404
     return jsonify(TrackSchema().dump(presenters.track(case)))
 
 
@@ -264,7 +268,9 @@ def list_standards():
                     type: array
                     items: StandardSchema
     """
-    rows = db.session.scalars(db.select(ServiceStandard).order_by(ServiceStandard.agency_id, ServiceStandard.id))
+    rows = db.session.scalars(
+        db.select(ServiceStandard).order_by(ServiceStandard.agency_id, ServiceStandard.id)
+    )
     data = [
         {
             "agency": {"code": s.agency.code, "name": s.agency.name},

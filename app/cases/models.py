@@ -122,3 +122,4 @@ class IdempotencyKey(db.Model):
     request_hash: Mapped[str] = mapped_column(String(64))
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    case: Mapped[Case] = relationship()

@@ -136,7 +136,9 @@ def track(case: Case, now: datetime | None = None) -> dict:
         "received_at": iso(case.received_at),
         "updated_at": iso(case.updated_at),
         "sla": clocks(case, now),
-        "messages": [_message(m) | {"author": None} for m in case.messages if m.direction != "internal"],
+        "messages": [
+            _message(m) | {"author": None} for m in case.messages if m.direction != "internal"
+        ],
     }
 
 

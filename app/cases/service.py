@@ -129,7 +129,12 @@ def open_case(
     )
     db.session.add(case)
     case.messages.append(
-        Message(direction="inbound", channel=intake.channel, body=intake.description, created_at=received)
+        Message(
+            direction="inbound",
+            channel=intake.channel,
+            body=intake.description,
+            created_at=received,
+        )
     )
     _event(
         case,
@@ -235,7 +240,9 @@ def act(case: Case, action: str, actor: StaffUser, data: dict, now: datetime | N
     if action not in lifecycle.ACTIONS:
         raise Invalid(f"Unknown action '{action}'.", field="action")
     before_status = case.status
-    new_status = lifecycle.next_status(action, case.status, has_assignee=case.assignee_id is not None)
+    new_status = lifecycle.next_status(
+        action, case.status, has_assignee=case.assignee_id is not None
+    )
     handler = _HANDLERS[action]
     detail = handler(case, actor, data, now)
     case.status = new_status
@@ -377,7 +384,9 @@ def _do_merge(case: Case, actor: StaffUser, data: dict, now: datetime) -> dict:
     if target.id == case.id:
         raise Invalid("A case cannot be merged into itself.", field="into")
     if target.status not in lifecycle.ALLOWED_FROM["merge"] or target.merged_into_id:
-        raise Conflict(f"{target.reference} is {target.status.replace('_', ' ')}; merge into an open case.")
+        raise Conflict(
+            f"{target.reference} is {target.status.replace('_', ' ')}; merge into an open case."
+        )
     case.merged_into = target
     case.closed_at = now
     sla.stop(case)
@@ -427,7 +436,9 @@ def customer_replied(case: Case, body: str, channel: str, now: datetime | None =
             after={"status": case.status, "resumed": resumed},
         )
     else:
-        _event(case, "customer_replied", None, now, actor_type="customer", after={"channel": channel})
+        _event(
+            case, "customer_replied", None, now, actor_type="customer", after={"channel": channel}
+        )
     case.updated_at = now
     return message
 

@@ -34,7 +34,9 @@ def add_staff(
         if agency is None:
             raise Invalid(f"No agency {agency_code} in the directory.", field="agency")
     elif role != "admin":
-        raise Invalid("Caseworkers and supervisors belong to an agency: give --agency.", field="agency")
+        raise Invalid(
+            "Caseworkers and supervisors belong to an agency: give --agency.", field="agency"
+        )
     if db.session.scalar(db.select(StaffUser).where(StaffUser.email == email)):
         raise Invalid(f"{email} is already a staff member.", field="email")
     if password is not None and len(password) < MIN_PASSWORD:
