@@ -35,18 +35,22 @@ def demo(if_empty: bool) -> None:
     from app.directory.demo import DEMO_PASSWORD, DEMO_STAFF, load_demo
     from app.directory.models import Agency
     from app.extensions import db
+    from app.staff.models import StaffUser
 
     if if_empty and db.session.scalar(db.select(Agency.id).limit(1)) is not None:
-        click.echo("The directory is already loaded; demo staff are listed in the README.")
-        return
-    counts = load_demo()
-    click.echo(
-        f"Demo directory: {counts['agencies']} agencies, {counts['categories']} categories, "
-        f"{counts['routing_rules']} routing rules; {counts['staff_added']} staff added."
-    )
-    click.echo(f"Demo staff (password '{DEMO_PASSWORD}'):")
-    for email, role, agency in DEMO_STAFF:
-        click.echo(f"  {email:32} {role:11} {agency or 'all agencies'}")
+        click.echo("The directory is already loaded; the demo was not reloaded.")
+    else:
+        counts = load_demo()
+        click.echo(
+            f"Demo directory: {counts['agencies']} agencies, {counts['categories']} categories, "
+            f"{counts['routing_rules']} routing rules; {counts['staff_added']} staff added."
+        )
+    present = set(db.session.scalars(db.select(StaffUser.email)))
+    shown = [row for row in DEMO_STAFF if row[0] in present]
+    if shown:
+        click.echo(f"Demo staff sign in with the password '{DEMO_PASSWORD}':")
+        for email, role, agency in shown:
+            click.echo(f"  {email:32} {role:11} {agency or 'all agencies'}")
 
 
 @click.group()

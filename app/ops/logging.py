@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import uuid
+from collections.abc import Mapping
 
 from flask import Flask, g, has_request_context, request
 
@@ -33,6 +35,26 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, default=str)
 
 
+_CONTACT_PARAM = re.compile(r"([?&]contact=)[^&\s\"]*", re.IGNORECASE)
+
+
+class RedactContacts(logging.Filter):
+    """Access logs (werkzeug's, gunicorn's) print query strings; tracking URLs carry a
+    customer's email or phone in `contact=`, which must not reach the logs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        def clean(value):
+            return _CONTACT_PARAM.sub(r"\1[redacted]", value) if isinstance(value, str) else value
+
+        if isinstance(record.args, Mapping):  # gunicorn passes its access-log atoms as a dict
+            record.args = {k: clean(v) for k, v in record.args.items()}
+        elif isinstance(record.args, tuple):
+            record.args = tuple(clean(a) for a in record.args)
+        if isinstance(record.msg, str):
+            record.msg = _CONTACT_PARAM.sub(r"\1[redacted]", record.msg)
+        return True
+
+
 def configure(app: Flask) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
@@ -40,6 +62,10 @@ def configure(app: Flask) -> None:
     if not any(isinstance(h.formatter, JsonFormatter) for h in root.handlers):
         root.addHandler(handler)
     root.setLevel(app.config.get("LOG_LEVEL", "INFO"))
+    for name in ("werkzeug", "gunicorn.access"):
+        access = logging.getLogger(name)
+        if not any(isinstance(f, RedactContacts) for f in access.filters):
+            access.addFilter(RedactContacts())
 
     @app.before_request
     def _request_id():
