@@ -142,3 +142,13 @@ def test_gunicorn_serves_the_app_against_the_real_database(app):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_healthz_is_503_when_the_database_is_down():
+    port = _free_port()  # nothing listens there
+    down = create_app(
+        "test", SQLALCHEMY_DATABASE_URI=f"postgresql+psycopg://postgres@127.0.0.1:{port}/x"
+    )
+    r = down.test_client().get("/healthz")
+    assert r.status_code == 503
+    assert r.json == {"status": "unavailable", "database": "down", "queue": "inline"}

@@ -17,17 +17,6 @@ from app.directory.models import (
 from app.extensions import db
 from app.routing import service as routing
 
-_CONDITION_KEYS = (
-    "categories",
-    "channels",
-    "keywords",
-    "phrases",
-    "exclude",
-    "zip_prefixes",
-    "languages",
-)
-
-
 def _by_code(model, session) -> dict:
     return {row.code: row for row in session.scalars(select(model))}
 
@@ -143,11 +132,7 @@ def apply_directory(directory: s.DirectorySpec) -> dict[str, int]:
                 RoutingRule(
                     position=position,
                     name=spec.name,
-                    conditions={
-                        k: list(getattr(spec.when, k))
-                        for k in _CONDITION_KEYS
-                        if getattr(spec.when, k)
-                    },
+                    conditions=spec.when.as_dict(),
                     agency=agencies[spec.agency],
                     queue=queues[(spec.agency, spec.queue)] if spec.queue else None,
                     priority=spec.priority,

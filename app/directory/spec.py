@@ -22,6 +22,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from app.routing.engine import CHANNELS, CONDITION_KINDS, Conditions
+
 __all__ = [
     "CHANNELS",
     "DAYS",
@@ -48,7 +50,6 @@ METRICS = ("acknowledge", "first_response", "resolve")
 UNITS = ("business_hours", "business_days", "calendar_days")
 PRIORITIES = ("low", "normal", "high", "urgent")
 # The channels an intake can arrive on (a rule's `when.channels`).
-CHANNELS = ("web", "api", "open311", "email", "sms", "mail", "phone")
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MAX_TARGET = {"business_hours": 2000, "business_days": 365, "calendar_days": 365}
 TARGET_DECIMALS = 3  # the database keeps targets as NUMERIC(10, 3)
@@ -77,9 +78,7 @@ _CATEGORY_KEYS = (
     "code", "name", "description", "group", "agency", "queue", "keywords", "standards",
 )  # fmt: skip
 _RULE_KEYS = ("name", "when", "agency", "queue", "priority", "active")
-_WHEN_KEYS = (
-    "categories", "channels", "keywords", "phrases", "exclude", "zip_prefixes", "languages",
-)  # fmt: skip
+_WHEN_KEYS = CONDITION_KINDS
 
 
 # --------------------------------------------------------------------------- the specs
@@ -144,21 +143,8 @@ class CategorySpec:
     standards: tuple[StandardSpec, ...] = ()
 
 
-@dataclass(frozen=True)
-class ConditionsSpec:
-    """A rule's `when`: every non-empty condition must hold; see docs/directory-format.md."""
-
-    categories: tuple[str, ...] = ()
-    channels: tuple[str, ...] = ()
-    keywords: tuple[str, ...] = ()
-    phrases: tuple[str, ...] = ()
-    exclude: tuple[str, ...] = ()
-    zip_prefixes: tuple[str, ...] = ()
-    languages: tuple[str, ...] = ()
-
-    def as_dict(self) -> dict[str, list[str]]:
-        """The non-empty conditions, in the file's key order."""
-        return {key: list(getattr(self, key)) for key in _WHEN_KEYS if getattr(self, key)}
+# A rule's `when` is the routing engine's own Conditions: one definition for both.
+ConditionsSpec = Conditions
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from functools import cache
 
 PRIORITIES = ("low", "normal", "high", "urgent")
@@ -36,6 +36,13 @@ class Conditions:
     exclude: tuple[str, ...] = ()
     zip_prefixes: tuple[str, ...] = ()
     languages: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, list[str]]:
+        """The non-empty conditions, in their fixed order (how rules are stored and exported)."""
+        return {k: list(getattr(self, k)) for k in CONDITION_KINDS if getattr(self, k)}
+
+
+CONDITION_KINDS = tuple(f.name for f in fields(Conditions))
 
 
 @dataclass(frozen=True)
