@@ -26,6 +26,9 @@ def create_app(profile: str | None = None, **overrides) -> Flask:
     migrate.init_app(app, db, directory=str(config_module.BASE_DIR / "migrations"))
     csrf.init_app(app)
     limiter.init_app(app)
+    from app import jobs
+
+    jobs.init_app(app)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         _sqlite_pragmas(app)
 

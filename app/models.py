@@ -11,6 +11,8 @@ from app.directory.models import (
     RoutingRule,
     ServiceStandard,
 )
+from app.notify.models import OutboxItem
+from app.performance import PerformanceDaily
 from app.sla.models import SlaClock
 from app.staff.models import ApiToken, StaffUser
 
@@ -26,6 +28,8 @@ __all__ = [
     "Event",
     "IdempotencyKey",
     "Message",
+    "OutboxItem",
+    "PerformanceDaily",
     "Queue",
     "RoutingRule",
     "ServiceStandard",

@@ -45,7 +45,10 @@ def test_complaint_with_category_opens_case_routed_to_owning_agency(client):
     case = db.session.scalar(db.select(Case).where(Case.reference == body["reference"]))
     assert case.customer.contact("email") == "maria.lopez@example.org"
     assert case.messages[0].direction == "inbound"
-    assert [e.kind for e in case.events] == ["opened", "routed"]
+    assert [e.kind for e in case.events] == ["opened", "routed", "acknowledged"]
+    ack = case.messages[1]
+    assert ack.direction == "outbound" and ack.channel == "email"
+    assert case.reference in ack.body and "Consumer Financial Protection Bureau" in ack.body
 
 
 def test_uncategorized_complaint_is_routed_by_its_words(client):

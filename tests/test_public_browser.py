@@ -183,7 +183,7 @@ def test_keyboard_only_complaint_and_every_page_passes_axe(page, live_server, ax
     reference = page.locator(".redress-reference").inner_text()
     assert re.fullmatch(r"RX-[0-9A-Z]{4}-[0-9A-Z]{4}", reference)
     assert "Consumer Financial Protection Bureau" in page.content()
-    assert page.get_by_text(re.compile(r"We will acknowledge your complaint by \w+day, ")).count()
+    assert page.get_by_text(re.compile(r"We acknowledged your complaint on \w+day, ")).count()
     check(page, axe_script, shots, "confirmation", problems)
 
     # Track it from the confirmation page: the reference is filled in already.

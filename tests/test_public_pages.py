@@ -6,6 +6,7 @@ import re
 from html.parser import HTMLParser
 
 from app import create_app
+from app.cases import presenters
 from app.cases.models import Case
 from app.common.time import frozen_time
 from app.directory.models import Agency, ServiceStandard
@@ -119,8 +120,8 @@ def test_contact_choices_are_radios_with_the_contract_values(client):
 
 
 def test_valid_complaint_redirects_to_confirmation_with_reference_agency_and_dates(client):
-    # Wednesday before Thanksgiving 2026, 10:00 in Washington; CFPB acknowledges in one
-    # business day, and Thursday is a federal holiday.
+    # Wednesday before Thanksgiving 2026, 10:00 in Washington. Without workers the
+    # acknowledgment goes out at once (inline), so the page says so and promises the rest.
     with frozen_time(ny(2026, 11, 25, 10, 0)):
         r = file_complaint(client)
         assert r.status_code == 303
@@ -133,7 +134,11 @@ def test_valid_complaint_redirects_to_confirmation_with_reference_agency_and_dat
     assert reference in text
     assert "Consumer Financial Protection Bureau" in text
     assert "Wrong information on my credit report" in text
-    assert "We will acknowledge your complaint by Friday, November 27." in text
+    assert "We acknowledged your complaint on Wednesday, November 25." in text
+    case = db.session.scalar(db.select(Case).where(Case.reference == reference))
+    first = next(c for c in case.clocks if c.metric == "first_response")
+    expected = presenters.plain_date(case, first.due_at, today=ny(2026, 11, 25, 10, 0))
+    assert f"We will respond to you by {expected}." in text
     assert f"/track?reference={reference}" in page.data.decode()
     assert page.headers["Cache-Control"] == "no-store"
     case = db.session.scalar(db.select(Case).where(Case.reference == reference))
@@ -267,7 +272,7 @@ def test_track_with_the_right_contact_shows_status_agency_clocks_and_messages(cl
     assert "Status Received" in text
     assert "Consumer Financial Protection Bureau" in text
     assert "Received Wednesday, November 25" in text
-    assert "Acknowledge your complaint Friday, November 27 On track" in text
+    assert "Acknowledge your complaint Friday, November 27 Done on Wednesday, November 25" in text
     assert "You wrote on Wednesday, November 25" in text
     assert VALID["description"] in text
     assert r.headers["Cache-Control"] == "no-store"
@@ -301,7 +306,7 @@ def test_track_shows_replies_and_met_promises_but_never_internal_notes(client, s
     assert "Status Being worked on" in text
     assert "The agency wrote on Friday, November 27 We have contacted Equifax for you." in text
     assert "identity theft" not in text
-    assert "Acknowledge your complaint Friday, November 27 Done on Friday, November 27" in text
+    assert "Acknowledge your complaint Friday, November 27 Done on Wednesday, November 25" in text
 
 
 def test_track_says_when_the_agency_waits_for_the_person(client, staff_token):

@@ -91,6 +91,7 @@ class Message(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     case: Mapped[Case] = relationship(back_populates="messages")
     author = relationship("StaffUser")
+    deliveries = relationship("OutboxItem", back_populates="message", order_by="OutboxItem.id")
 
 
 class Event(db.Model):

@@ -146,23 +146,53 @@ def local_time(case: Case, value: datetime) -> datetime:
     return value.astimezone(ZoneInfo(case.agency.calendar.timezone))
 
 
-def plain_date(case: Case, value: datetime, today: datetime | None = None) -> str:
-    """'Friday, November 27' in the agency's time zone (with the year if not this year)."""
+_ES_DAYS = ("lunes", "martes", "miércoles", "jueves", "viernes", "sábado", "domingo")
+_ES_MONTHS = (
+    "enero", "febrero", "marzo", "abril", "mayo", "junio",
+    "julio", "agosto", "septiembre", "octubre", "noviembre", "diciembre",
+)  # fmt: skip
+
+
+def plain_date(case: Case, value: datetime, today: datetime | None = None, lang: str = "en") -> str:
+    """'Friday, November 27' (or 'viernes, 27 de noviembre') in the agency's time zone,
+    with the year when it is not this year."""
     local = local_time(case, value)
     today = local_time(case, today or utcnow())
+    if lang == "es":
+        text = f"{_ES_DAYS[local.weekday()]}, {local.day} de {_ES_MONTHS[local.month - 1]}"
+        return text if local.year == today.year else f"{text} de {local.year}"
     text = f"{local:%A, %B} {local.day}"
     return text if local.year == today.year else f"{text}, {local.year}"
 
 
-def promise_sentences(case: Case) -> list[str]:
-    """When the customer will hear back, in plain words computed from the running clocks."""
-    wording = {
+_PROMISES = {
+    "en": {
         "acknowledge": "We will acknowledge your complaint by {date}.",
         "first_response": "We will respond to you by {date}.",
         "resolve": "We aim to resolve your complaint by {date}.",
-    }
+        "acknowledged": "We acknowledged your complaint on {date}.",
+    },
+    "es": {
+        "acknowledge": "Confirmaremos la recepción de su queja a más tardar el {date}.",
+        "first_response": "Le responderemos a más tardar el {date}.",
+        "resolve": "Nuestro objetivo es resolver su queja a más tardar el {date}.",
+        "acknowledged": "Confirmamos la recepción de su queja el {date}.",
+    },
+}
+
+
+def promise_sentences(case: Case, lang: str = "en", skip: tuple[str, ...] = ()) -> list[str]:
+    """When the customer will hear back, in plain words computed from the running clocks."""
+    wording = _PROMISES.get(lang, _PROMISES["en"])
     out = []
     for clock in sorted(case.clocks, key=lambda c: METRIC_ORDER.get(c.metric, 9)):
+        if clock.metric in skip:
+            continue
         if clock.phase == "running" and clock.metric in wording:
-            out.append(wording[clock.metric].format(date=plain_date(case, clock.due_at)))
+            date = plain_date(case, clock.due_at, lang=lang)
+            out.append(wording[clock.metric].format(date=date))
+        elif clock.phase == "met" and clock.metric == "acknowledge" and clock.met_at:
+            out.append(
+                wording["acknowledged"].format(date=plain_date(case, clock.met_at, lang=lang))
+            )
     return out

@@ -18,6 +18,7 @@ from app.common.time import utcnow
 from app.customers.service import match_customer
 from app.directory.models import Agency, Category, Queue
 from app.extensions import db
+from app.notify.service import notify_customer
 from app.routing import service as routing
 from app.routing.engine import RoutingInput
 from app.sla import service as sla
@@ -160,6 +161,11 @@ def open_case(
         detail=decision.explanation,
     )
     sla.start_clocks(case, routed.agency, category.id if category else None)
+    _, ack = notify_customer(case, "acknowledgment")
+    if ack is None and intake.channel in ("web", "api", "open311", "phone"):
+        # No way to write to them: the reference on their screen (or read out on the
+        # phone) is the acknowledgment.
+        sla.meet(case, ("acknowledge",), now)
     if idempotency:
         scope, key, fingerprint = idempotency
         db.session.add(IdempotencyKey(scope=scope, key=key, request_hash=fingerprint, case=case))
@@ -303,15 +309,12 @@ def _do_note(case: Case, actor: StaffUser, data: dict, now: datetime) -> dict:
     return {"note": True}
 
 
-def _customer_message(case: Case, actor: StaffUser, body: str, now: datetime) -> Message:
-    message = Message(
-        direction="outbound",
-        channel=case.preferred_contact or case.channel,
-        body=body,
-        author=actor,
-        created_at=now,
-    )
-    case.messages.append(message)
+def _customer_message(
+    case: Case, actor: StaffUser, body: str, now: datetime, kind: str = "message"
+) -> Message:
+    """What a caseworker writes to the customer: kept on the case, sent on their channel."""
+    message, _ = notify_customer(case, kind, body=body, author=actor)
+    message.created_at = now
     return message
 
 
@@ -324,7 +327,7 @@ def _do_reply(case: Case, actor: StaffUser, data: dict, now: datetime) -> dict:
 
 def _do_request_info(case: Case, actor: StaffUser, data: dict, now: datetime) -> dict:
     body = _require(data, "body", "The question to the customer")
-    message = _customer_message(case, actor, body, now)
+    message = _customer_message(case, actor, body, now, "request_info")
     met = sla.meet(case, _RESPONSE_METRICS, now)
     sla.pause(case, "resolve", now)
     return {"channel": message.channel, "met": met, "paused": ["resolve"]}
@@ -334,8 +337,8 @@ def _do_resolve(case: Case, actor: StaffUser, data: dict, now: datetime) -> dict
     summary = _require(data, "resolution", "A resolution summary")
     case.resolution = summary
     case.resolved_at = now
-    _customer_message(case, actor, summary, now)
     met = sla.meet(case, (*_RESPONSE_METRICS, "resolve"), now)
+    _customer_message(case, actor, summary, now, "resolved")
     return {"resolution": summary, "met": met}
 
 
@@ -375,6 +378,7 @@ def _do_transfer(case: Case, actor: StaffUser, data: dict, now: datetime) -> dic
     case.queue = queue or (agency.queues[0] if agency.queues else None)
     case.assignee = None
     sla.retarget(case, agency, case.category_id)
+    notify_customer(case, "transferred")
     return {"from": before, "agency": agency.code, "queue": case.queue.code if case.queue else None}
 
 

@@ -17,6 +17,7 @@ from app.directory.models import (
 from app.extensions import db
 from app.routing import service as routing
 
+
 def _by_code(model, session) -> dict:
     return {row.code: row for row in session.scalars(select(model))}
 

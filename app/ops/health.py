@@ -14,11 +14,13 @@ def _queue_status() -> str:
     url = current_app.config.get("REDIS_URL")
     if not url:
         return "inline"
-    try:
-        import redis
+    from redis.exceptions import RedisError
 
-        redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1).ping()
-    except Exception:  # noqa: BLE001 - any failure means "down" to an operator
+    from app.queueing import connection
+
+    try:
+        connection().ping()
+    except (RedisError, OSError):
         return "down"
     return "ok"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Float, ForeignKey, Index, String
+from sqlalchemy import Float, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.common.types import BigId, UTCDateTime
@@ -20,6 +20,26 @@ class SlaClock(db.Model):
         # The sweep: running clocks by due time.
         Index("ix_sla_clocks_phase_due", "phase", "due_at"),
         Index("ix_sla_clocks_phase_at_risk", "phase", "at_risk_at"),
+        # The sweep's three questions, each answered from a partial index whose size is the
+        # number of clocks still to be warned, breached or escalated - not all open cases.
+        Index(
+            "ix_sla_clocks_risk_pending",
+            "at_risk_at",
+            sqlite_where=text("phase = 'running' AND at_risk_notified_at IS NULL"),
+            postgresql_where=text("phase = 'running' AND at_risk_notified_at IS NULL"),
+        ),
+        Index(
+            "ix_sla_clocks_breach_pending",
+            "due_at",
+            sqlite_where=text("phase = 'running' AND breached_at IS NULL"),
+            postgresql_where=text("phase = 'running' AND breached_at IS NULL"),
+        ),
+        Index(
+            "ix_sla_clocks_escalation_pending",
+            "escalate_at",
+            sqlite_where=text("escalated_at IS NULL AND escalate_at IS NOT NULL"),
+            postgresql_where=text("escalated_at IS NULL AND escalate_at IS NOT NULL"),
+        ),
         Index("ix_sla_clocks_case", "case_id"),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -45,6 +65,8 @@ class SlaClock(db.Model):
     # Set by the sweep when it records the breach; state is still derived from times.
     breached_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     at_risk_notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When a breach still unmet escalates to the agency's leads (set when the breach is recorded).
+    escalate_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     case = relationship("Case", back_populates="clocks")
     calendar = relationship("Calendar")

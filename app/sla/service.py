@@ -106,6 +106,8 @@ def meet(case, metrics: tuple[str, ...], at: datetime) -> list[str]:
                 _resume_clock(clock, at)
             clock.phase = "met"
             clock.met_at = at
+            if clock.escalated_at is None:
+                clock.escalate_at = None  # a met clock no longer escalates
             met.append(clock.metric)
     refresh_next_due(case)
     return met

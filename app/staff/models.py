@@ -23,6 +23,8 @@ class StaffUser(db.Model):
     agency_id: Mapped[int | None] = mapped_column(ForeignKey("agencies.id"))
     password_hash: Mapped[str | None] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Agency leads receive escalations of cases that stay breached.
+    lead: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     agency = relationship("Agency")
 

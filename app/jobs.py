@@ -1,0 +1,86 @@
+"""Run background jobs after the transaction that asked for them commits.
+
+One code path decides how: with REDIS_URL set, jobs go to RQ queues (workers run them);
+without it, the same job functions run in this process once the commit is done. Jobs are
+named by import path (`workers.jobs.deliver`), so `app` never imports `workers`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Callable
+
+from flask import Flask, current_app
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from app.extensions import db
+
+log = logging.getLogger(__name__)
+
+QUEUES = ("intake", "notify", "sla", "default")
+_PENDING = "redress.jobs.pending"
+_READY = "redress.jobs.ready"
+
+
+def defer(path: str, *args, queue: str = "default") -> None:
+    """Ask for `path(*args)` to run once the current transaction commits (never before,
+    so a worker can never look for a row that is not there yet; never after a rollback)."""
+    if queue not in QUEUES:
+        raise ValueError(f"unknown queue {queue}")
+    db.session.info.setdefault(_PENDING, []).append((path, args, queue))
+
+
+def _after_commit(session: Session) -> None:
+    pending = session.info.pop(_PENDING, [])
+    if pending:
+        session.info.setdefault(_READY, []).extend(pending)
+
+
+def _after_rollback(session: Session) -> None:
+    session.info.pop(_PENDING, None)
+
+
+def resolve(path: str) -> Callable:
+    module, _, name = path.rpartition(".")
+    return getattr(importlib.import_module(module), name)
+
+
+def run_ready() -> int:
+    """Hand committed jobs to RQ, or run them here in inline mode. Returns how many.
+
+    Called after each request and by every command and job that commits work. In inline
+    mode a job may commit and ask for more jobs; they run too, in order.
+    """
+    session = db.session
+    done = 0
+    while session.info.get(_READY):
+        path, args, queue = session.info[_READY].pop(0)
+        done += 1
+        if current_app.config.get("REDIS_URL"):
+            from app.queueing import enqueue
+
+            enqueue(path, args, queue)
+            continue
+        try:
+            resolve(path)(*args)
+        except Exception:  # an inline job failing must not fail the request that is done
+            log.exception("inline job failed", extra={"job": path})
+            session.rollback()
+    return done
+
+
+def _after_soft_rollback(session: Session, _previous) -> None:
+    _after_rollback(session)
+
+
+def init_app(app: Flask) -> None:
+    if not event.contains(Session, "after_commit", _after_commit):
+        event.listen(Session, "after_commit", _after_commit)
+        event.listen(Session, "after_soft_rollback", _after_soft_rollback)
+
+    @app.after_request
+    def _run_jobs(response):
+        run_ready()
+        return response

@@ -1,0 +1,149 @@
+"""Deliver one outbox row: claim it, hand it to its sender, record what happened."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, select, update
+
+from app.cases.models import Event
+from app.common.time import utcnow
+from app.extensions import db
+from app.jobs import defer
+from app.notify.models import PENDING, OutboxItem
+from app.notify.senders import sender_for
+from app.sla import service as sla
+from channels.senders import OutboundMessage, PermanentFailure, TemporaryFailure
+
+log = logging.getLogger(__name__)
+
+# Wait before attempt 2, 3, ...; after the last, the row is parked as failed.
+BACKOFF = (60, 300, 900, 3600, 4 * 3600)
+# A row left "sending" this long was held by a worker that died; it is tried again.
+STALE_SENDING = timedelta(minutes=10)
+# A queued row whose job has not run in this long lost its job (Redis was down, say).
+LOST_QUEUED = timedelta(minutes=2)
+
+
+def deliver(item_id: int, now: datetime | None = None) -> str:
+    """Deliver once. Safe to call any number of times for the same row: only a call that
+    claims the row (pending and due) sends it. Returns the row's state afterwards."""
+    now = now or utcnow()
+    claimed = db.session.execute(
+        update(OutboxItem)
+        .where(
+            OutboxItem.id == item_id,
+            OutboxItem.state.in_(PENDING),
+            OutboxItem.next_attempt_at <= now,
+        )
+        .values(state="sending", claimed_at=now, attempts=OutboxItem.attempts + 1)
+        .returning(OutboxItem.id)
+        .execution_options(synchronize_session=False)
+    ).first()
+    db.session.commit()
+    if claimed is None:
+        return "skipped"
+    item = db.session.get(OutboxItem, item_id)
+    db.session.refresh(item)
+    message = OutboundMessage(
+        channel=item.channel,
+        to=item.recipient,
+        body=item.body,
+        subject=item.subject,
+        key=f"{item.kind}-{item.id}",
+        reference=item.case.reference if item.case else None,
+    )
+    try:
+        result = sender_for(item.channel).send(message)
+    except PermanentFailure as exc:
+        _fail(item, str(exc), now)
+    except (TemporaryFailure, Exception) as exc:  # a sender bug is retried, then parked
+        if not isinstance(exc, TemporaryFailure):
+            log.exception("sender raised", extra={"job": "deliver"})
+        _retry(item, f"{exc.__class__.__name__}: {exc}"[:500], now)
+    else:
+        item.state = result.state
+        item.provider_ref = result.provider_ref
+        item.sent_at = now
+        item.last_error = None
+        if item.kind == "acknowledgment" and item.case is not None:
+            if sla.meet(item.case, ("acknowledge",), now):
+                item.case.events.append(
+                    Event(
+                        kind="acknowledged",
+                        actor_type="system",
+                        at=now,
+                        after={"channel": item.channel, "state": result.state},
+                    )
+                )
+    db.session.commit()
+    return item.state
+
+
+def _retry(item: OutboxItem, error: str, now: datetime) -> None:
+    if item.attempts > len(BACKOFF):
+        _fail(item, f"gave up after {item.attempts} attempts; last error: {error}", now)
+        return
+    item.state = "retrying"
+    item.last_error = error
+    item.next_attempt_at = now + timedelta(seconds=BACKOFF[item.attempts - 1])
+
+
+def _fail(item: OutboxItem, error: str, now: datetime) -> None:
+    item.state = "failed"
+    item.last_error = error
+    if item.case is not None:
+        item.case.events.append(
+            Event(
+                kind="delivery_failed",
+                actor_type="system",
+                at=now,
+                after={"channel": item.channel, "kind": item.kind},
+                detail=error,
+            )
+        )
+
+
+def reconcile(now: datetime | None = None, limit: int = 1000) -> int:
+    """Enqueue again what lost its job: pending rows due for (another) attempt whose job is
+    not plausibly still queued, and rows left "sending" by a worker that died."""
+    now = now or utcnow()
+    db.session.execute(
+        update(OutboxItem)
+        .where(OutboxItem.state == "sending", OutboxItem.claimed_at < now - STALE_SENDING)
+        .values(
+            state="retrying",
+            last_error="worker stopped while sending; retrying",
+            next_attempt_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    due = db.session.scalars(
+        select(OutboxItem.id)
+        .where(
+            OutboxItem.state.in_(PENDING),
+            OutboxItem.next_attempt_at <= now,
+            or_(OutboxItem.state == "retrying", OutboxItem.updated_at < now - LOST_QUEUED),
+        )
+        .order_by(OutboxItem.next_attempt_at)
+        .limit(limit)
+    ).all()
+    for item_id in due:
+        defer("workers.jobs.deliver", item_id, queue="notify")
+    db.session.commit()
+    return len(due)
+
+
+def retry_failed(item_id: int) -> bool:
+    """An operator's retry of a parked delivery."""
+    item = db.session.get(OutboxItem, item_id)
+    if item is None or item.state != "failed":
+        return False
+    item.state = "queued"
+    item.attempts = 0
+    item.next_attempt_at = utcnow()
+    db.session.flush()
+    defer("workers.jobs.deliver", item.id, queue="notify")
+    db.session.commit()
+    return True

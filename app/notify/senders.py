@@ -1,0 +1,23 @@
+"""Which sender delivers each outbound channel, from configuration."""
+
+from __future__ import annotations
+
+from flask import current_app
+
+from channels.senders import RecordingSender, Sender, SmtpSender
+
+_extra: dict[str, Sender] = {}
+
+
+def register(sender: Sender) -> None:
+    """Let a channel adapter (Twilio SMS, printed letters) take over its channel."""
+    _extra[sender.channel] = sender
+
+
+def sender_for(channel: str) -> Sender:
+    if channel in _extra:
+        return _extra[channel]
+    config = current_app.config
+    if channel == "email" and config.get("SMTP_URL"):
+        return SmtpSender(config["SMTP_URL"], config["INTAKE_EMAIL_ADDRESS"])
+    return RecordingSender(channel)

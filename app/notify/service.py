@@ -1,0 +1,131 @@
+"""Write notifications to the outbox (in the caller's transaction) and render them."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from app.cases import presenters
+from app.cases.models import Case, Message
+from app.extensions import db
+from app.jobs import defer
+from app.notify.models import OutboxItem
+from app.staff.models import StaffUser
+
+_TEMPLATES = Path(__file__).parent / "templates"
+LANGUAGES = ("en", "es")
+
+
+@cache
+def _env() -> Environment:
+    # Plain text, never HTML: no autoescape; StrictUndefined so a typo fails loudly in tests.
+    return Environment(  # noqa: S701 - text templates, not HTML
+        loader=FileSystemLoader(str(_TEMPLATES)),
+        undefined=StrictUndefined,
+        keep_trailing_newline=False,
+        autoescape=False,
+    )
+
+
+def render(name: str, language: str, channel: str, /, **context) -> tuple[str | None, str]:
+    """(subject, body) of a template in the case's language, falling back to English.
+
+    A template has a subject line, a `---` line and the body. An SMS uses the short
+    `<name>.sms.txt` variant when there is one.
+    """
+    lang = language if language in LANGUAGES else "en"
+    candidates = [f"{lang}/{name}.sms.txt", f"en/{name}.sms.txt"] if channel == "sms" else []
+    candidates += [f"{lang}/{name}.txt", f"en/{name}.txt"]
+    template = _env().select_template(candidates)
+    text = template.render(**context).strip()
+    if template.name.endswith(".sms.txt"):
+        return None, " ".join(text.split())
+    subject, _, body = text.partition("\n---\n")
+    return subject.strip(), body.strip() + "\n"
+
+
+def _contact_for(case: Case) -> tuple[str, str] | None:
+    """The channel and address to answer on: the customer's preferred contact, else the
+    channel they came in on, else any contact we have."""
+    customer = case.customer
+    by_channel = {"email": "email", "sms": "phone", "mail": "postal"}
+    order = [case.preferred_contact, case.channel, "email", "sms", "mail"]
+    for channel in order:
+        if channel in by_channel:
+            address = customer.contact(by_channel[channel])
+            if address:
+                return channel, address
+    return None
+
+
+def _context(case: Case, lang: str, **extra) -> dict:
+    agency = case.agency
+    return {
+        "reference": case.reference,
+        "name": case.customer.name,
+        "agency": agency.name,
+        "agency_short": agency.code,
+        "category": case.category.name if case.category else None,
+        "tracking_url": presenters.tracking_url(case),
+        "promises": presenters.promise_sentences(case, lang),
+        **extra,
+    }
+
+
+def notify_customer(
+    case: Case, kind: str, *, body: str | None = None, author=None
+) -> tuple[Message, OutboxItem | None]:
+    """Add an outbound message to the case and queue its delivery on the customer's channel,
+    in their language. `kind` names the template (acknowledgment, message, request_info,
+    resolved, transferred); `body` is what a caseworker wrote, kept on the case as written.
+
+    With no way to reach the customer (or `preferred_contact` "none") the message is still
+    kept on the case, and nothing is queued.
+    """
+    contact = None if case.preferred_contact == "none" else _contact_for(case)
+    lang = case.language or "en"
+    channel = contact[0] if contact else (case.preferred_contact or case.channel)
+    subject, text = render(kind, lang, channel, **_context(case, lang, body=body or ""))
+    message = Message(direction="outbound", channel=channel, body=body or text, author=author)
+    case.messages.append(message)
+    if contact is None:
+        return message, None
+    item = OutboxItem(
+        case=case,
+        message=message,
+        audience="customer",
+        kind=kind,
+        channel=channel,
+        recipient=contact[1],
+        subject=subject,
+        body=text,
+        language=lang,
+        state="queued",
+    )
+    db.session.add(item)
+    db.session.flush()
+    defer("workers.jobs.deliver", item.id, queue="notify")
+    return message, item
+
+
+def notify_staff(person: StaffUser, kind: str, headline: str, items: list[dict]) -> OutboxItem:
+    """Queue one alert email to a staff member covering several cases (a digest per sweep,
+    so a bad morning produces one message per person rather than hundreds)."""
+    subject, text = render("staff_alert", "en", "email", headline=headline, items=items)
+    item = OutboxItem(
+        case_id=items[0]["case_id"] if len(items) == 1 else None,
+        audience="staff",
+        staff_id=person.id,
+        kind=kind,
+        channel="email",
+        recipient=person.email,
+        subject=subject,
+        body=text,
+        state="queued",
+    )
+    db.session.add(item)
+    db.session.flush()
+    defer("workers.jobs.deliver", item.id, queue="notify")
+    return item

@@ -1,0 +1,43 @@
+"""RQ queues on Redis: the connection and enqueueing by job path."""
+
+from __future__ import annotations
+
+import logging
+from functools import cache
+
+from flask import current_app
+from redis import Redis
+from redis.exceptions import RedisError
+from rq import Queue, Retry
+
+log = logging.getLogger(__name__)
+
+# A job that raises is retried with backoff, then parked in RQ's failed registry.
+RETRY = Retry(max=4, interval=[10, 60, 300, 1800])
+
+
+@cache
+def _connection(url: str) -> Redis:
+    return Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
+
+
+def connection() -> Redis:
+    return _connection(current_app.config["REDIS_URL"])
+
+
+def queue(name: str) -> Queue:
+    return Queue(name, connection=connection())
+
+
+def enqueue(path: str, args: tuple, queue_name: str) -> bool:
+    """Put a job on its queue. If Redis is down the work is not lost: the rows the job would
+    act on are in the database, and the reconciler enqueues them again once Redis is back."""
+    try:
+        queue(queue_name).enqueue(path, *args, retry=RETRY, failure_ttl=30 * 86400)
+    except RedisError as exc:
+        log.warning(
+            "enqueue failed; the reconciler will retry",
+            extra={"job": path, "status": str(exc)[:100]},
+        )
+        return False
+    return True

@@ -1,0 +1,123 @@
+"""Outbound senders: one small interface per channel, implemented by each channel adapter.
+
+A sender gets one message and either returns a SendResult or raises: TemporaryFailure
+(try again later) or PermanentFailure (it will never go; say why). Senders know nothing of
+the database; the outbox decides what to send and records what happened.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from typing import Protocol
+from urllib.parse import unquote, urlsplit
+
+
+@dataclass(frozen=True)
+class OutboundMessage:
+    channel: str  # email | sms | mail
+    to: str
+    body: str
+    subject: str | None = None
+    # Stable per outbox row: lets a provider or the recipient spot a retried duplicate.
+    key: str = ""
+    reference: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SendResult:
+    state: str  # "sent" (handed to a provider) or "recorded" (no provider configured)
+    provider_ref: str | None = None
+
+
+class TemporaryFailure(Exception):
+    """The provider could not take it now (connection refused, 4xx SMTP, rate limit)."""
+
+
+class PermanentFailure(Exception):
+    """The message can never be delivered as addressed (bad address, 5xx SMTP)."""
+
+
+class Sender(Protocol):
+    channel: str
+
+    def send(self, message: OutboundMessage) -> SendResult: ...
+
+
+class RecordingSender:
+    """For a channel with no provider configured: keeps what would be sent (on the case)
+    instead of failing, as the outward contract promises."""
+
+    def __init__(self, channel: str) -> None:
+        self.channel = channel
+
+    def send(self, message: OutboundMessage) -> SendResult:
+        return SendResult(state="recorded", provider_ref=None)
+
+
+class SmtpSender:
+    """Email through an SMTP relay named by a URL: smtp://user:pass@host:port, smtps://...,
+    or smtp+starttls://...; the Message-ID derives from the outbox key, so a retried send
+    carries the same id and mail programs collapse the duplicate."""
+
+    channel = "email"
+
+    def __init__(self, url: str, from_address: str, *, timeout: float = 10.0) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("smtp", "smtps", "smtp+starttls"):
+            raise ValueError("SMTP_URL must start with smtp://, smtps:// or smtp+starttls://")
+        self.scheme = parts.scheme
+        self.host = parts.hostname or "localhost"
+        self.port = parts.port or (465 if parts.scheme == "smtps" else 25)
+        self.username = unquote(parts.username) if parts.username else None
+        self.password = unquote(parts.password) if parts.password else None
+        self.from_address = from_address
+        self.timeout = timeout
+
+    def build(self, message: OutboundMessage) -> EmailMessage:
+        mail = EmailMessage()
+        mail["From"] = self.from_address
+        mail["To"] = message.to
+        mail["Subject"] = message.subject or ""
+        mail["Date"] = formatdate(localtime=False)
+        domain = self.from_address.rpartition("@")[2] or "redress.localhost"
+        mail["Message-ID"] = (
+            f"<{message.key}@{domain}>" if message.key else make_msgid(domain=domain)
+        )
+        mail["Auto-Submitted"] = "auto-generated" if message.key.startswith("ack") else "no"
+        for name, value in message.headers.items():
+            mail[name] = value
+        mail.set_content(message.body)
+        return mail
+
+    def send(self, message: OutboundMessage) -> SendResult:
+        mail = self.build(message)
+        try:
+            if self.scheme == "smtps":
+                client = smtplib.SMTP_SSL(
+                    self.host, self.port, timeout=self.timeout, context=ssl.create_default_context()
+                )
+            else:
+                client = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+            with client:
+                if self.scheme == "smtp+starttls":
+                    client.starttls(context=ssl.create_default_context())
+                if self.username:
+                    client.login(self.username, self.password or "")
+                client.send_message(mail)
+        except smtplib.SMTPRecipientsRefused as exc:
+            codes = [code for code, _ in exc.recipients.values()]
+            if all(code >= 500 for code in codes):
+                raise PermanentFailure(f"recipient refused ({codes[0]})") from None
+            raise TemporaryFailure(f"recipient deferred ({codes[0]})") from None
+        except smtplib.SMTPResponseException as exc:
+            if exc.smtp_code >= 500:
+                raise PermanentFailure(f"SMTP {exc.smtp_code}") from None
+            raise TemporaryFailure(f"SMTP {exc.smtp_code}") from None
+        except (OSError, smtplib.SMTPException) as exc:
+            raise TemporaryFailure(f"SMTP relay unreachable: {exc.__class__.__name__}") from None
+        return SendResult(state="sent", provider_ref=mail["Message-ID"])

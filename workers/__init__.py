@@ -1,0 +1,1 @@
+"""Background work on RQ: job functions, the worker and the periodic scheduler."""

@@ -1,0 +1,85 @@
+"""Job functions. They take ids, never ORM objects, and run inside an app context: the
+caller's (inline mode, tests) or the worker process's own app."""
+
+from __future__ import annotations
+
+import logging
+import time
+from functools import cache, wraps
+
+from flask import Flask, has_app_context
+
+log = logging.getLogger(__name__)
+
+
+@cache
+def worker_app() -> Flask:
+    from app import create_app
+
+    return create_app()
+
+
+def job(func):
+    """Run the job in an app context, finish any jobs it deferred, and log its duration."""
+
+    @wraps(func)
+    def wrapper(*args, **kwargs):
+        from app.extensions import db
+        from app.jobs import run_ready
+
+        def run():
+            started = time.perf_counter()
+            try:
+                result = func(*args, **kwargs)
+                run_ready()
+                return result
+            except Exception:
+                db.session.rollback()
+                raise
+            finally:
+                log.info(
+                    "job done",
+                    extra={
+                        "job": func.__name__,
+                        "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                    },
+                )
+
+        if has_app_context():
+            return run()
+        with worker_app().app_context():
+            try:
+                return run()
+            finally:
+                db.session.remove()
+
+    return wrapper
+
+
+@job
+def deliver(item_id: int) -> str:
+    from app.notify.delivery import deliver as deliver_item
+
+    return deliver_item(item_id)
+
+
+@job
+def sla_sweep(now_iso: str | None = None) -> dict:
+    from app.common.time import parse_iso
+    from app.sla.sweep import sweep
+
+    return sweep(parse_iso(now_iso) if now_iso else None)
+
+
+@job
+def reconcile_outbox() -> int:
+    from app.notify.delivery import reconcile
+
+    return reconcile()
+
+
+@job
+def nightly_rollup() -> dict:
+    from app.performance import rollup
+
+    return rollup()
