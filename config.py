@@ -55,6 +55,10 @@ class Config:
     DEFAULT_PHONE_REGION = _env("DEFAULT_PHONE_REGION", "US")
     # Share of allowed business time after which a running clock is "at risk".
     SLA_AT_RISK_FRACTION = float(_env("SLA_AT_RISK_FRACTION", "0.75"))
+    # Business hours a breach may stay unmet before it escalates to the agency's leads.
+    SLA_ESCALATE_AFTER_BUSINESS_HOURS = float(_env("SLA_ESCALATE_AFTER_BUSINESS_HOURS", "8"))
+    # Bearer token for GET /metrics; without one, only loopback may scrape.
+    METRICS_TOKEN = _env("METRICS_TOKEN")
     LOG_LEVEL = _env("LOG_LEVEL", "INFO")
     WTF_CSRF_TIME_LIMIT = None
     SESSION_COOKIE_HTTPONLY = True

@@ -35,11 +35,13 @@ def create_app(profile: str | None = None, **overrides) -> Flask:
     from app import models  # noqa: F401  (register every table)
     from app.api import bp as api_bp
     from app.ops.health import bp as ops_bp
+    from app.ops.metrics import bp as metrics_bp
     from app.public import bp as public_bp
 
     csrf.exempt(api_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(ops_bp)
+    app.register_blueprint(metrics_bp)
     app.register_blueprint(public_bp)
     _error_handlers(app)
 

@@ -1,4 +1,4 @@
-"""The `redress` command line: a Flask CLI group over create_app."""
+"""The app's commands of the `redress` command line (see workers/cli.py for the rest)."""
 
 from __future__ import annotations
 
@@ -6,24 +6,13 @@ import sys
 
 import click
 from flask import Flask
-from flask.cli import FlaskGroup, with_appcontext
+from flask.cli import with_appcontext
 
 from app.common.errors import DomainError
 
 
-def _create(*_args) -> Flask:
-    from app import create_app
-
-    return create_app()
-
-
-@click.group(cls=FlaskGroup, create_app=_create, add_default_commands=True)
-def main() -> None:
-    """Redress: complaints and cases for public agencies."""
-
-
 def register(app: Flask) -> None:
-    for command in (demo, directory, users, tokens, route):
+    for command in (demo, directory, users, tokens, route, sla, outbox):
         app.cli.add_command(command)
 
 
@@ -184,3 +173,65 @@ def route_explain(text, category, channel, zip_code, language) -> None:
         mark = "MATCH" if matched else "  -  "
         why = "; ".join(reasons)
         click.echo(f"  {mark} #{rule.position} {rule.name} -> {rule.agency}: {why}")
+
+
+@click.group()
+def sla() -> None:
+    """SLA clocks."""
+
+
+@sla.command("sweep")
+@click.option("--now", "now_text", help="Sweep as of this time (ISO 8601 with offset).")
+@with_appcontext
+def sla_sweep(now_text: str | None) -> None:
+    """Run one SLA sweep: warn at risk, record breaches, escalate."""
+    from app.common.time import parse_iso
+    from app.jobs import run_ready
+    from app.sla.sweep import sweep
+
+    try:
+        now = parse_iso(now_text) if now_text else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--now") from None
+    counts = sweep(now)
+    run_ready()
+    click.echo(
+        f"At risk: {counts['at_risk']}, breached: {counts['breached']}, "
+        f"escalated: {counts['escalated']}."
+    )
+
+
+@click.group()
+def outbox() -> None:
+    """Notifications to customers and staff."""
+
+
+@outbox.command("failed")
+@with_appcontext
+def outbox_failed() -> None:
+    """List deliveries that failed for good, with why."""
+    from app.extensions import db
+    from app.notify.models import OutboxItem
+
+    rows = db.session.scalars(
+        db.select(OutboxItem).where(OutboxItem.state == "failed").order_by(OutboxItem.id)
+    ).all()
+    for row in rows:
+        ref = row.case.reference if row.case else "-"
+        click.echo(f"{row.id:>8}  {ref:12}  {row.kind:15} {row.channel:5}  {row.last_error}")
+    click.echo(f"{len(rows)} failed deliver{'y' if len(rows) == 1 else 'ies'}.")
+
+
+@outbox.command("retry")
+@click.argument("ids", nargs=-1, type=int, required=True)
+@with_appcontext
+def outbox_retry(ids: tuple[int, ...]) -> None:
+    """Try failed deliveries again."""
+    from app.jobs import run_ready
+    from app.notify.delivery import retry_failed
+
+    missing = [i for i in ids if not retry_failed(i)]
+    run_ready()
+    if missing:
+        raise click.ClickException(f"Not failed deliveries: {', '.join(map(str, missing))}.")
+    click.echo(f"Retrying {len(ids)} deliver{'y' if len(ids) == 1 else 'ies'}.")

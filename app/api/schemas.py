@@ -174,8 +174,22 @@ class CaseSummarySchema(Schema):
     sla = fields.List(fields.Nested(ClockSchema))
 
 
+class DeliverySchema(Schema):
+    state = fields.String(
+        validate=validate.OneOf(
+            ("queued", "sending", "retrying", "sent", "recorded", "delivered", "failed")
+        )
+    )
+    channel = fields.String()
+    to = fields.String()
+    attempts = fields.Integer()
+    error = fields.String(allow_none=True)
+    sent_at = fields.String(allow_none=True)
+
+
 class MessageSchema(Schema):
     id = fields.Integer()
+    delivery = fields.List(fields.Nested(DeliverySchema))
     direction = fields.String()
     channel = fields.String()
     body = fields.String()

@@ -63,6 +63,17 @@ def _message(m) -> dict:
         "body": m.body,
         "author": m.author.email if m.author else None,
         "created_at": iso(m.created_at),
+        "delivery": [
+            {
+                "state": d.state,
+                "channel": d.channel,
+                "to": d.recipient,
+                "attempts": d.attempts,
+                "error": d.last_error,
+                "sent_at": iso(d.sent_at),
+            }
+            for d in m.deliveries
+        ],
     }
 
 

@@ -67,16 +67,16 @@ def deliver(item_id: int, now: datetime | None = None) -> str:
         item.provider_ref = result.provider_ref
         item.sent_at = now
         item.last_error = None
-        if item.kind == "acknowledgment" and item.case is not None:
-            if sla.meet(item.case, ("acknowledge",), now):
-                item.case.events.append(
-                    Event(
-                        kind="acknowledged",
-                        actor_type="system",
-                        at=now,
-                        after={"channel": item.channel, "state": result.state},
-                    )
+        acknowledged = item.kind == "acknowledgment" and item.case is not None
+        if acknowledged and sla.meet(item.case, ("acknowledge",), now):
+            item.case.events.append(
+                Event(
+                    kind="acknowledged",
+                    actor_type="system",
+                    at=now,
+                    after={"channel": item.channel, "state": result.state},
                 )
+            )
     db.session.commit()
     return item.state
 

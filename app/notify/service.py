@@ -21,11 +21,11 @@ LANGUAGES = ("en", "es")
 @cache
 def _env() -> Environment:
     # Plain text, never HTML: no autoescape; StrictUndefined so a typo fails loudly in tests.
-    return Environment(  # noqa: S701 - text templates, not HTML
+    return Environment(
         loader=FileSystemLoader(str(_TEMPLATES)),
         undefined=StrictUndefined,
         keep_trailing_newline=False,
-        autoescape=False,
+        autoescape=False,  # noqa: S701 - plain-text templates, never rendered as HTML
     )
 
 

@@ -1,0 +1,20 @@
+"""The periodic jobs: one table, used by RQ's CronScheduler and by the inline scheduler."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Periodic:
+    path: str
+    queue: str
+    interval: int | None = None  # seconds
+    cron: str | None = None  # crontab expression, server local time
+
+
+SCHEDULE = (
+    Periodic("workers.jobs.sla_sweep", "sla", interval=60),
+    Periodic("workers.jobs.reconcile_outbox", "notify", interval=60),
+    Periodic("workers.jobs.nightly_rollup", "default", cron="15 2 * * *"),
+)
