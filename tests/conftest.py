@@ -16,6 +16,8 @@ REDIS_URL = os.environ.get("TEST_REDIS_URL") or "redis://127.0.0.1:6379/15"
 
 # Tables holding case work; the directory and staff survive between tests.
 _WORK_TABLES = (
+    "outbox",
+    "performance_daily",
     "idempotency_keys",
     "sla_clocks",
     "events",
@@ -97,6 +99,23 @@ def _clean(request):
             db.session.execute(text(f"DELETE FROM {table}"))  # noqa: S608 - fixed names
         db.session.commit()
         db.session.remove()
+
+
+@pytest.fixture
+def redis_url():
+    """The real Redis for tests (database 15, emptied first)."""
+    import redis
+
+    try:
+        conn = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+        conn.ping()
+    except redis.exceptions.RedisError as exc:
+        if REQUIRE:
+            pytest.fail(f"Redis not reachable at {REDIS_URL}: {exc} (REQUIRE_SERVICES=1)")
+        pytest.skip(f"Redis not reachable at {REDIS_URL}")
+    conn.flushdb()
+    yield REDIS_URL
+    conn.flushdb()
 
 
 @pytest.fixture

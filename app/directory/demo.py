@@ -27,6 +27,10 @@ DEMO_STAFF = (
 )
 
 
+# Agency leads receive escalations of cases that stay breached.
+DEMO_LEADS = ("triage.lead@usagov.example", "supervisor@cfpb.example")
+
+
 def load_demo() -> dict[str, int]:
     """Load the demo directory and add the demo staff who are missing (idempotent)."""
     counts = apply_directory(parse_directory(load_demo_text(), "demo_directory.yaml"))
@@ -35,9 +39,11 @@ def load_demo() -> dict[str, int]:
     for email, role, agency in DEMO_STAFF:
         if agency and agency not in codes:
             continue
-        if db.session.scalar(db.select(StaffUser.id).where(StaffUser.email == email)) is None:
-            add_staff(email, role=role, agency_code=agency, password=DEMO_PASSWORD)
+        staff = db.session.scalar(db.select(StaffUser).where(StaffUser.email == email))
+        if staff is None:
+            staff = add_staff(email, role=role, agency_code=agency, password=DEMO_PASSWORD)
             added += 1
+        staff.lead = email in DEMO_LEADS
     db.session.commit()
     counts["staff_added"] = added
     return counts

@@ -1,0 +1,427 @@
+"""Workers: acknowledgments and updates through the outbox, the SLA sweep, retries, RQ."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from app import create_app
+from app.cases.models import Case, Event
+from app.common.time import frozen_time
+from app.extensions import db
+from app.jobs import run_ready
+from app.notify.delivery import deliver, reconcile
+from app.notify.models import OutboxItem
+from app.sla.models import SlaClock
+from app.sla.sweep import sweep
+from tests.helpers import ny
+
+CFPB_WORKER = "caseworker@cfpb.example"
+
+
+def file(client, headers=None, **extra) -> str:
+    body = {
+        "description": "A debt collector calls me at work.",
+        "category": "credit-report",
+        "email": "pat@example.org",
+        **extra,
+    }
+    r = client.post("/api/v1/complaints", json=body, headers=headers or {})
+    assert r.status_code == 201, r.json
+    return r.json["reference"]
+
+
+def case_of(ref: str) -> Case:
+    db.session.expire_all()
+    return db.session.scalar(select(Case).where(Case.reference == ref))
+
+
+def outbox(ref: str | None = None, **where) -> list[OutboxItem]:
+    db.session.expire_all()
+    query = select(OutboxItem).order_by(OutboxItem.id)
+    if ref:
+        query = query.join(Case, Case.id == OutboxItem.case_id).where(Case.reference == ref)
+    for key, value in where.items():
+        query = query.where(getattr(OutboxItem, key) == value)
+    return list(db.session.scalars(query))
+
+
+def act(client, headers, ref, **body):
+    r = client.post(f"/api/v1/cases/{ref}/actions", json=body, headers=headers)
+    assert r.status_code == 200, r.json
+    return r.json
+
+
+# --- acknowledgments and updates, inline mode ---------------------------------------------
+
+
+def test_acknowledgment_is_sent_once_with_reference_agency_and_promise(client):
+    ref = file(client)
+    [ack] = outbox(ref)
+    assert ack.kind == "acknowledgment" and ack.channel == "email"
+    assert ack.recipient == "pat@example.org"
+    assert ack.state == "recorded"  # no SMTP relay configured: kept, visible on the case
+    assert ref in ack.subject and ref in ack.body
+    assert "Consumer Financial Protection Bureau" in ack.body
+    assert "We will respond to you by" in ack.body
+    assert deliver(ack.id) == "skipped"  # a second delivery of the same row does nothing
+    assert reconcile() == 0
+    assert len(outbox(ref)) == 1
+    clock = next(c for c in case_of(ref).clocks if c.metric == "acknowledge")
+    assert clock.phase == "met"
+
+
+def test_spanish_case_gets_the_spanish_acknowledgment(client):
+    ref = file(client, language="es")
+    [ack] = outbox(ref)
+    assert ack.language == "es"
+    assert ack.subject.startswith("Recibimos su queja")
+    assert "Le responderemos a más tardar el" in ack.body
+
+
+def test_sms_customer_gets_a_short_acknowledgment_by_text(client):
+    ref = file(client, email=None, phone="(202) 555-0143", preferred_contact="sms")
+    [ack] = outbox(ref)
+    assert ack.channel == "sms" and ack.recipient == "+12025550143"
+    assert ack.subject is None and "\n" not in ack.body and len(ack.body) <= 320
+    assert ref in ack.body
+
+
+def test_updates_go_out_for_changes_that_matter_to_the_customer_only(client, staff_token):
+    h = staff_token(CFPB_WORKER)
+    ref = file(client)
+    act(client, h, ref, action="assign")
+    act(client, h, ref, action="start")
+    act(client, h, ref, action="note", body="internal only")
+    assert [o.kind for o in outbox(ref)] == ["acknowledgment"]
+    act(client, h, ref, action="request_info", body="Which account number?")
+    act(client, h, ref, action="reply", body="Thanks, we have it.")
+    act(client, h, ref, action="resolve", resolution="The collector will stop calling you.")
+    kinds = [o.kind for o in outbox(ref)]
+    assert kinds == ["acknowledgment", "request_info", "message", "resolved"]
+    resolved = outbox(ref)[-1]
+    assert "has resolved your complaint" in resolved.body
+    assert "The collector will stop calling you." in resolved.body
+    full = client.get(f"/api/v1/cases/{ref}", headers=h).json
+    sent = [m for m in full["messages"] if m["direction"] == "outbound"]
+    assert [m["delivery"][0]["state"] for m in sent] == ["recorded"] * 4
+    assert sent[2]["body"] == "Thanks, we have it."  # the case keeps what the worker wrote
+
+
+def test_transfer_tells_the_customer_which_agency_has_it_now(client, staff_token):
+    ref = file(client, category="identity-theft")
+    act(
+        client,
+        staff_token("caseworker@ftc.example"),
+        ref,
+        action="transfer",
+        agency="CFPB",
+        reason="Bank account problem",
+    )
+    moved = outbox(ref)[-1]
+    assert moved.kind == "transferred"
+    assert "Consumer Financial Protection Bureau" in moved.subject
+
+
+# --- SMTP: a real server on loopback ------------------------------------------------------
+
+
+@pytest.fixture
+def smtp_sink():
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.handlers import Message
+
+    received = []
+
+    class Sink(Message):
+        def handle_message(self, message):
+            received.append(message)
+
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    controller = Controller(Sink(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield f"smtp://127.0.0.1:{port}", received
+    finally:
+        controller.stop()
+
+
+def test_acknowledgment_goes_out_through_the_smtp_relay(app, smtp_sink):
+    url, received = smtp_sink
+    app.config["SMTP_URL"] = url
+    try:
+        ref = file(app.test_client())
+    finally:
+        app.config["SMTP_URL"] = None
+    [ack] = outbox(ref)
+    assert ack.state == "sent" and ack.provider_ref.startswith("<acknowledgment-")
+    [mail] = received
+    assert ref in mail["Subject"] and mail["To"] == "pat@example.org"
+    assert mail["Message-ID"] == ack.provider_ref
+    assert "Consumer Financial Protection Bureau" in mail.get_payload()
+
+
+def test_relay_down_retries_with_backoff_then_parks_the_failure_on_the_case(app, staff_token):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = s.getsockname()[1]
+    app.config["SMTP_URL"] = f"smtp://127.0.0.1:{dead}"
+    try:
+        with frozen_time(ny(2026, 12, 1, 10, 0)):
+            ref = file(app.test_client())
+        [ack] = outbox(ref)
+        assert ack.state == "retrying" and "unreachable" in ack.last_error
+        at = ny(2026, 12, 1, 10, 0)
+        for _ in range(10):  # keep retrying as the backoff allows
+            at += timedelta(hours=5)
+            with frozen_time(at):
+                reconcile()
+                run_ready()
+        [ack] = outbox(ref)
+        assert ack.state == "failed" and "gave up after" in ack.last_error
+    finally:
+        app.config["SMTP_URL"] = None
+    full = app.test_client().get(f"/api/v1/cases/{ref}", headers=staff_token(CFPB_WORKER)).json
+    assert full["events"][-1]["kind"] == "delivery_failed"
+    ack_message = next(m for m in full["messages"] if m["delivery"])
+    assert ack_message["delivery"][0]["state"] == "failed"
+    runner = app.test_cli_runner()
+    listed = runner.invoke(args=["outbox", "failed"])
+    assert ref in listed.output and "1 failed delivery" in listed.output
+    retried = runner.invoke(args=["outbox", "retry", str(ack.id)])
+    assert retried.exit_code == 0
+    assert outbox(ref)[0].state == "recorded"  # no relay configured now: recorded at once
+    assert runner.invoke(args=["outbox", "retry", str(ack.id)]).exit_code != 0
+
+
+# --- the SLA sweep ------------------------------------------------------------------------
+
+
+def _open_assigned(client, staff_token, when) -> str:
+    with frozen_time(when):
+        ref = file(client)
+        act(client, staff_token(CFPB_WORKER), ref, action="assign")
+    return ref
+
+
+def _clock(ref: str, metric: str) -> SlaClock:
+    return next(c for c in case_of(ref).clocks if c.metric == metric)
+
+
+def test_sweep_warns_at_risk_once_then_records_the_breach_once(client, staff_token):
+    ref = _open_assigned(client, staff_token, ny(2026, 12, 1, 10, 0))
+    first = _clock(ref, "first_response")
+    risk_time, due_time = first.at_risk_at, first.due_at
+    with frozen_time(risk_time + timedelta(minutes=1)):
+        counts = sweep()
+        again = sweep()
+        run_ready()
+    assert counts["at_risk"] >= 1 and again == {"at_risk": 0, "breached": 0, "escalated": 0}
+    warnings = outbox(kind="at_risk")
+    assert [w.recipient for w in warnings] == [CFPB_WORKER]  # the assignee, once
+    assert ref in warnings[0].body
+    with frozen_time(due_time + timedelta(minutes=1)):
+        assert sweep()["breached"] >= 1
+        assert sweep()["breached"] == 0
+        run_ready()
+    breach = outbox(kind="breached")
+    assert {b.recipient for b in breach} == {CFPB_WORKER, "supervisor@cfpb.example"}
+    kinds = [e.kind for e in case_of(ref).events]
+    assert kinds.count("sla_at_risk") >= 1 and kinds.count("sla_breached") >= 1
+    assert _clock(ref, "first_response").breached_at == due_time
+
+
+def test_breach_left_unmet_escalates_to_leads_after_the_further_interval(client, staff_token):
+    ref = _open_assigned(client, staff_token, ny(2026, 12, 1, 10, 0))
+    due = _clock(ref, "first_response").due_at
+    with frozen_time(due + timedelta(minutes=1)):
+        sweep()
+    escalate_at = _clock(ref, "first_response").escalate_at
+    assert escalate_at > due  # 8 business hours later, on the agency's calendar
+    with frozen_time(escalate_at - timedelta(minutes=1)):
+        assert sweep()["escalated"] == 0
+    with frozen_time(escalate_at + timedelta(minutes=1)):
+        assert sweep()["escalated"] >= 1
+        assert sweep()["escalated"] == 0
+        run_ready()
+    [escalation] = outbox(kind="escalated")
+    assert escalation.recipient == "supervisor@cfpb.example"  # the agency's lead
+    assert "escalated" in escalation.subject.lower() or "escalated" in escalation.body.lower()
+
+
+def test_a_breach_answered_in_time_does_not_escalate(client, staff_token):
+    h = staff_token(CFPB_WORKER)
+    ref = _open_assigned(client, staff_token, ny(2026, 12, 1, 10, 0))
+    due = _clock(ref, "first_response").due_at
+    with frozen_time(due + timedelta(minutes=1)):
+        sweep()
+    with frozen_time(due + timedelta(minutes=30)):
+        act(client, h, ref, action="reply", body="Sorry for the wait.")
+    with frozen_time(due + timedelta(days=30)):
+        sweep()
+    assert outbox(kind="escalated") == []
+
+
+def test_sla_sweep_command_takes_a_time(app, client, staff_token):
+    ref = _open_assigned(client, staff_token, ny(2026, 12, 1, 10, 0))
+    due = _clock(ref, "first_response").due_at
+    result = app.test_cli_runner().invoke(
+        args=["sla", "sweep", "--now", (due + timedelta(minutes=1)).isoformat()]
+    )
+    assert result.exit_code == 0 and "breached: " in result.output
+    assert "breached: 0" not in result.output
+    bad = app.test_cli_runner().invoke(args=["sla", "sweep", "--now", "next tuesday"])
+    assert bad.exit_code != 0 and "--now" in bad.output
+
+
+def test_two_sweeps_at_once_send_one_notice(app, client, staff_token):
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        pytest.skip("SQLite serializes writers; the race needs PostgreSQL")
+    refs = [_open_assigned(client, staff_token, ny(2026, 12, 1, 10, 0)) for _ in range(20)]
+    due = max(_clock(r, "first_response").due_at for r in refs)
+    db.session.commit()
+    results, barrier = [], threading.Barrier(2)
+
+    def run():
+        with app.app_context(), frozen_time(due + timedelta(minutes=1)):
+            barrier.wait()
+            results.append(sweep(limit=5))
+            db.session.remove()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sum(r["breached"] for r in results) == 20 * 1  # each first_response clock once
+    events = db.session.scalars(select(Event).where(Event.kind == "sla_breached")).all()
+    breached_first = [e for e in events if e.after["metric"] == "first_response"]
+    assert len(breached_first) == 20
+
+
+# --- RQ on the real Redis -----------------------------------------------------------------
+
+
+@pytest.fixture
+def redis_app(app, redis_url):
+    application = create_app(
+        "test", SQLALCHEMY_DATABASE_URI=app.config["SQLALCHEMY_DATABASE_URI"], REDIS_URL=redis_url
+    )
+    with application.app_context():
+        yield application
+        db.session.remove()
+
+
+def _burst(url: str) -> None:
+    from redis import Redis
+    from rq import Queue, SimpleWorker
+
+    from app.jobs import QUEUES
+
+    conn = Redis.from_url(url)
+    queues = [Queue(n, connection=conn) for n in QUEUES]
+    SimpleWorker(queues, connection=conn).work(burst=True)
+
+
+def test_with_redis_the_acknowledgment_waits_for_a_worker_and_goes_out_once(redis_app, redis_url):
+    from redis import Redis
+    from rq import Queue
+
+    client = redis_app.test_client()
+    with frozen_time(ny(2026, 11, 25, 10, 0)):  # the Wednesday before Thanksgiving
+        ref = file(client)
+        [ack] = outbox(ref)
+        assert ack.state == "queued"
+        assert Queue("notify", connection=Redis.from_url(redis_url)).count == 1
+        page = client.get(f"/api/v1/track/{ref}?contact=pat@example.org").json
+        ack_clock = next(c for c in page["sla"] if c["metric"] == "acknowledge")
+        assert ack_clock["state"] == "on_track"
+        assert ack_clock["due_at"].startswith("2026-11-27T15:00")  # Friday 10:00 in New York
+        _burst(redis_url)
+    [ack] = outbox(ref)
+    assert ack.state == "recorded" and ack.attempts == 1
+    assert _clock(ref, "acknowledge").phase == "met"
+    health = client.get("/healthz").json
+    assert health["queue"] == "ok"
+    metrics = client.get("/metrics").data.decode()
+    assert 'redress_outbox{state="recorded"} 1.0' in metrics
+    assert 'redress_queue_jobs{queue="notify"} 0.0' in metrics
+
+
+def test_redis_down_during_intake_loses_nothing(app, tmp_path):
+    """A private Redis is stopped while a complaint comes in, then started again."""
+    import shutil
+    import socket
+    import subprocess
+    import time
+
+    from redis import Redis
+
+    if not shutil.which("redis-server"):
+        pytest.skip("redis-server not installed")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"redis://127.0.0.1:{port}/0"
+
+    def start():
+        proc = subprocess.Popen(  # noqa: S603
+            [
+                "redis-server",
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(tmp_path),
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+        for _ in range(50):
+            try:
+                Redis.from_url(url).ping()
+                return proc
+            except Exception:  # noqa: BLE001
+                time.sleep(0.1)
+        raise RuntimeError("redis did not start")
+
+    server = start()
+    application = create_app(
+        "test", SQLALCHEMY_DATABASE_URI=app.config["SQLALCHEMY_DATABASE_URI"], REDIS_URL=url
+    )
+    with application.app_context():
+        server.terminate()
+        server.wait(10)
+        client = application.test_client()
+        assert client.get("/healthz").json["queue"] == "down"
+        t0 = ny(2026, 12, 1, 10, 0)
+        with frozen_time(t0):
+            ref = file(client)  # the case commits and the customer gets the reference
+        assert case_of(ref) is not None
+        [ack] = outbox(ref)
+        assert ack.state == "queued"
+        server = start()
+        try:
+            with frozen_time(t0 + timedelta(minutes=3)):
+                assert reconcile() == 1
+                run_ready()
+                _burst(url)
+            [ack] = outbox(ref)
+            assert ack.state == "recorded" and ack.attempts == 1
+        finally:
+            server.terminate()
+            server.wait(10)
+        db.session.remove()
