@@ -366,7 +366,8 @@ def test_redis_down_during_intake_loses_nothing(app, tmp_path):
 
     from redis import Redis
 
-    if not shutil.which("redis-server"):
+    binary = shutil.which("redis-server")
+    if not binary:
         pytest.skip("redis-server not installed")
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -376,7 +377,7 @@ def test_redis_down_during_intake_loses_nothing(app, tmp_path):
     def start():
         proc = subprocess.Popen(  # noqa: S603
             [
-                "redis-server",
+                binary,
                 "--port",
                 str(port),
                 "--bind",
