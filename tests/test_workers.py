@@ -426,3 +426,78 @@ def test_redis_down_during_intake_loses_nothing(app, tmp_path):
             server.terminate()
             server.wait(10)
         db.session.remove()
+
+
+def test_a_delivery_left_sending_by_a_killed_worker_is_retried_and_sent_once(client):
+    t0 = ny(2026, 12, 1, 10, 0)
+    with frozen_time(t0):
+        ref = file(client, preferred_contact="none", phone="(202) 555-0143")
+        case = case_of(ref)
+    # A row claimed by a worker that died before it recorded the outcome.
+    row = OutboxItem(
+        case_id=case.id,
+        audience="customer",
+        kind="message",
+        channel="sms",
+        recipient="+12025550143",
+        body="Update",
+        state="sending",
+        attempts=1,
+        claimed_at=t0,
+        next_attempt_at=t0,
+    )
+    db.session.add(row)
+    db.session.commit()
+    with frozen_time(t0 + timedelta(minutes=5)):
+        assert reconcile() == 0  # it may still be sending
+    with frozen_time(t0 + timedelta(minutes=11)):
+        assert reconcile() == 1
+        run_ready()
+    db.session.expire_all()
+    row = db.session.get(OutboxItem, row.id)
+    assert row.state == "recorded" and row.attempts == 2
+    assert deliver(row.id) == "skipped"
+
+
+def test_failed_jobs_are_listed_with_their_error_and_can_be_retried(redis_app, redis_url):
+    from redis import Redis
+    from rq import Queue
+
+    conn = Redis.from_url(redis_url)
+    job = Queue("sla", connection=conn).enqueue("workers.jobs.sla_sweep", "not a time")
+    _burst(redis_url)
+    from click.testing import CliRunner
+
+    from workers.cli import jobs
+
+    listed = CliRunner().invoke(jobs, ["failed"])
+    assert listed.exit_code == 0, listed.output
+    assert job.id in listed.output and "1 failed job(s)" in listed.output
+    retried = CliRunner().invoke(jobs, ["retry", job.id])
+    assert retried.exit_code == 0 and "Retried 1" in retried.output
+    assert Queue("sla", connection=conn).count == 1
+
+
+def test_redress_worker_process_delivers_in_burst_mode(redis_app, redis_url):
+    """The real `redress worker --burst` command, as an operator runs it."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    ref = file(redis_app.test_client())
+    assert outbox(ref)[0].state == "queued"
+    db.session.commit()
+    redress = Path(sys.executable).with_name("redress")
+    env = {
+        **os.environ,
+        "REDRESS_ENV": "development",
+        "REDIS_URL": redis_url,
+        "DATABASE_URL": redis_app.config["SQLALCHEMY_DATABASE_URI"],
+    }
+    done = subprocess.run(  # noqa: S603
+        [str(redress), "worker", "--burst"], env=env, capture_output=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    [ack] = outbox(ref)
+    assert ack.state == "recorded" and ack.attempts == 1

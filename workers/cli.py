@@ -26,9 +26,12 @@ def main() -> None:
 
 
 def _redis_url() -> str | None:
+    from flask import current_app, has_app_context
+
     from workers.jobs import worker_app
 
-    return worker_app().config.get("REDIS_URL")
+    app = current_app if has_app_context() else worker_app()
+    return app.config.get("REDIS_URL")
 
 
 def _connection():

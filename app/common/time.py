@@ -4,26 +4,28 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 
-_frozen: datetime | None = None
+# Per thread (and per asyncio task): freezing time in one thread never leaks into another.
+_frozen: ContextVar[datetime | None] = ContextVar("redress_frozen_time", default=None)
 
 
 def utcnow() -> datetime:
-    return _frozen if _frozen is not None else datetime.now(UTC)
+    frozen = _frozen.get()
+    return frozen if frozen is not None else datetime.now(UTC)
 
 
 @contextmanager
 def frozen_time(at: datetime) -> Iterator[None]:
     """Make utcnow() return `at` (used by tests and by `redress sla sweep --now`)."""
-    global _frozen
     if at.tzinfo is None:
         raise ValueError("frozen_time needs an aware datetime")
-    previous, _frozen = _frozen, at.astimezone(UTC)
+    token = _frozen.set(at.astimezone(UTC))
     try:
         yield
     finally:
-        _frozen = previous
+        _frozen.reset(token)
 
 
 def parse_iso(value: str) -> datetime:
