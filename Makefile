@@ -29,8 +29,10 @@ run: $(STAMP) assets db
 	@echo "  Redress is starting on http://$(HOST):$(PORT)/"
 	@echo "  Public complaint form: http://$(HOST):$(PORT)/complaints/new"
 	@echo "  Staff API: http://$(HOST):$(PORT)/api/v1/openapi.json (bearer token: $(BIN)/redress tokens issue EMAIL)"
+	@echo "  Periodic jobs (SLA sweep, outbox reconciler) run alongside, in-process."
 	@echo ""
-	$(BIN)/redress run --host $(HOST) --port $(PORT)
+	@$(BIN)/redress cron & CRON=$$!; trap 'kill $$CRON 2>/dev/null' EXIT INT TERM; \
+	  $(BIN)/redress run --host $(HOST) --port $(PORT)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
