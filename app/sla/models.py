@@ -37,8 +37,12 @@ class SlaClock(db.Model):
         Index(
             "ix_sla_clocks_escalation_pending",
             "escalate_at",
-            sqlite_where=text("escalated_at IS NULL AND escalate_at IS NOT NULL"),
-            postgresql_where=text("escalated_at IS NULL AND escalate_at IS NOT NULL"),
+            sqlite_where=text(
+                "phase = 'running' AND breached_at IS NOT NULL AND escalated_at IS NULL"
+            ),
+            postgresql_where=text(
+                "phase = 'running' AND breached_at IS NOT NULL AND escalated_at IS NULL"
+            ),
         ),
         Index("ix_sla_clocks_case", "case_id"),
     )
@@ -65,7 +69,7 @@ class SlaClock(db.Model):
     # Set by the sweep when it records the breach; state is still derived from times.
     breached_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     at_risk_notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # When a breach still unmet escalates to the agency's leads (set when the breach is recorded).
+    # When a breach still unmet escalates to the agency's leads: scheduled with due_at.
     escalate_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     case = relationship("Case", back_populates="clocks")

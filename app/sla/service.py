@@ -54,6 +54,10 @@ def applicable_standards(agency_id: int, category_id: int | None) -> dict[str, S
     return chosen
 
 
+def _escalate_after_seconds() -> float:
+    return float(current_app.config.get("SLA_ESCALATE_AFTER_BUSINESS_HOURS", 8)) * 3600
+
+
 def _at_risk_fraction() -> float:
     return float(current_app.config.get("SLA_AT_RISK_FRACTION", 0.75))
 
@@ -68,6 +72,8 @@ def _schedule(clock: SlaClock, cal: BusinessCalendar) -> None:
         risk = cal.extend(risk, clock.paused_total, clock.unit)
     clock.due_at = due
     clock.at_risk_at = min(risk, due) if allowed else due
+    # Scheduled now, like the due time, so the sweep writes nothing per clock at a breach.
+    clock.escalate_at = cal.add_business_seconds(due, _escalate_after_seconds())
 
 
 def start_clocks(case, agency, category_id: int | None) -> list[SlaClock]:
@@ -106,8 +112,6 @@ def meet(case, metrics: tuple[str, ...], at: datetime) -> list[str]:
                 _resume_clock(clock, at)
             clock.phase = "met"
             clock.met_at = at
-            if clock.escalated_at is None:
-                clock.escalate_at = None  # a met clock no longer escalates
             met.append(clock.metric)
     refresh_next_due(case)
     return met

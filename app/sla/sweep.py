@@ -18,11 +18,10 @@ from sqlalchemy import insert, select, update
 from app.cases import presenters
 from app.cases.models import Case, Event
 from app.common.time import utcnow
-from app.directory.models import Agency, Calendar, Queue
+from app.directory.models import Agency, Queue
 from app.extensions import db
 from app.notify.service import notify_staff
 from app.sla.models import SlaClock
-from app.sla.service import business_calendar
 from app.staff.models import StaffUser
 
 BATCH = 1000
@@ -40,10 +39,6 @@ def _claim(where, order, values: dict, limit: int) -> list[tuple[int, int]]:
         .execution_options(synchronize_session=False)
     )
     return [tuple(row) for row in db.session.execute(stmt)]
-
-
-def _escalate_after_seconds() -> float:
-    return float(current_app.config.get("SLA_ESCALATE_AFTER_BUSINESS_HOURS", 8)) * 3600
 
 
 def sweep(now: datetime | None = None, limit: int = BATCH) -> dict[str, int]:
@@ -70,14 +65,17 @@ def sweep(now: datetime | None = None, limit: int = BATCH) -> dict[str, int]:
             {"breached_at": C.due_at, "at_risk_notified_at": now},
             limit,
         )
-        _set_escalation_times([cid for cid, _ in breach])
         escalate = _claim(
-            (C.escalated_at.is_(None), C.escalate_at.is_not(None), C.escalate_at <= now),
+            (
+                C.phase == "running",
+                C.breached_at.is_not(None),
+                C.escalated_at.is_(None),
+                C.escalate_at <= now,
+            ),
             C.escalate_at,
             {"escalated_at": now},
             limit,
         )
-        # A clock met or paused since its breach does not escalate; it just leaves the index.
         _emit("at_risk", risk, now)
         _emit("breached", breach, now)
         _emit("escalated", escalate, now)
@@ -87,22 +85,6 @@ def sweep(now: datetime | None = None, limit: int = BATCH) -> dict[str, int]:
         counts["escalated"] += len(escalate)
         if max(len(risk), len(breach), len(escalate)) < limit:
             return counts
-
-
-def _set_escalation_times(clock_ids: list[int]) -> None:
-    if not clock_ids:
-        return
-    seconds = _escalate_after_seconds()
-    rows = db.session.execute(
-        select(SlaClock.id, SlaClock.due_at, SlaClock.calendar_id).where(SlaClock.id.in_(clock_ids))
-    ).all()
-    calendars = {
-        c.id: business_calendar(c)
-        for c in db.session.scalars(select(Calendar).where(Calendar.id.in_({r[2] for r in rows})))
-    }
-    for clock_id, due_at, calendar_id in rows:
-        at = calendars[calendar_id].add_business_seconds(due_at, seconds)
-        db.session.execute(update(SlaClock).where(SlaClock.id == clock_id).values(escalate_at=at))
 
 
 _HEADLINES = {
@@ -122,11 +104,6 @@ def _emit(kind: str, claimed: list[tuple[int, int]], now: datetime) -> None:
         .join(Case, Case.id == SlaClock.case_id)
         .where(SlaClock.id.in_(clock_ids))
     ).all()
-    if kind == "escalated":
-        # Only clocks still unmet escalate; the rest were claimed just to clear them.
-        rows = [(clock, case) for clock, case in rows if clock.phase == "running"]
-    if not rows:
-        return
     db.session.execute(
         insert(Event),
         [
