@@ -13,7 +13,8 @@ BENCHMARKS = {"sweep": sweep}
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m bench", description="Redress benchmarks on PostgreSQL (see bench/README.md)."
+        prog="python -m bench",
+        description="Redress benchmarks on PostgreSQL (see bench/README.md).",
     )
     commands = parser.add_subparsers(dest="benchmark", required=True, metavar="BENCHMARK")
     for name, module in BENCHMARKS.items():
