@@ -19,8 +19,12 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="benchmark", required=True, metavar="BENCHMARK")
     for name, module in BENCHMARKS.items():
         doc = (module.__doc__ or "").strip().splitlines()[0]
-        sub = commands.add_parser(name, help=doc, description=module.__doc__,
-                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+        sub = commands.add_parser(
+            name,
+            help=doc,
+            description=module.__doc__,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
         module.add_arguments(sub)
     args = parser.parse_args(argv)
     return BENCHMARKS[args.benchmark].run(args)

@@ -191,3 +191,19 @@ def test_route_explain_shows_the_decision_and_why(cli):
     assert "triage" in triage.output.lower()
     by_category = cli("route", "explain", "wrong report", "--category", "credit-report")
     assert "Decision: CFPB" in by_category.output
+
+
+def test_reloading_the_directory_keeps_the_routing_record_of_existing_cases(
+    cli, client, tmp_path, fresh_directory
+):
+    from app.cases.models import Case
+
+    r = client.post("/api/v1/complaints", json={"description": "Robocalls every night."})
+    case = db.session.scalar(db.select(Case).where(Case.reference == r.json["reference"]))
+    rule_id = case.routing_rule_id
+    assert rule_id is not None
+    path = tmp_path / "d.yaml"
+    path.write_text(cli("directory", "export").output)
+    assert cli("directory", "load", str(path)).exit_code == 0
+    db.session.expire_all()
+    assert db.session.get(Case, case.id).routing_rule_id == rule_id

@@ -24,6 +24,7 @@ class Case(db.Model):
         Index("ix_cases_queue_status", "queue_id", "status", "id"),
         Index("ix_cases_assignee_status", "assignee_id", "status", "id"),
         Index("ix_cases_customer", "customer_id"),
+        Index("ix_cases_routing_rule", "routing_rule_id"),
         # "What is due first": the earliest due time among the case's running clocks.
         Index("ix_cases_agency_next_due", "agency_id", "next_due_at", "id"),
     )

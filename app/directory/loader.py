@@ -125,21 +125,24 @@ def apply_directory(directory: s.DirectorySpec) -> dict[str, int]:
             if code not in listed:
                 cat.active = False
 
-        for row in session.scalars(select(RoutingRule)):
-            session.delete(row)
-        session.flush()
+        # Rules are updated in place, matched by name, so the cases they routed keep
+        # pointing at them; only rules gone from the file are deleted.
+        existing: dict[str, list[RoutingRule]] = {}
+        for row in session.scalars(select(RoutingRule).order_by(RoutingRule.position)):
+            existing.setdefault(row.name, []).append(row)
         for position, spec in enumerate(directory.routing_rules, start=1):
-            session.add(
-                RoutingRule(
-                    position=position,
-                    name=spec.name,
-                    conditions=spec.when.as_dict(),
-                    agency=agencies[spec.agency],
-                    queue=queues[(spec.agency, spec.queue)] if spec.queue else None,
-                    priority=spec.priority,
-                    active=spec.active,
-                )
-            )
+            same_name = existing.get(spec.name)
+            row = same_name.pop(0) if same_name else RoutingRule(name=spec.name)
+            row.position = position
+            row.conditions = spec.when.as_dict()
+            row.agency = agencies[spec.agency]
+            row.queue = queues[(spec.agency, spec.queue)] if spec.queue else None
+            row.priority = spec.priority
+            row.active = spec.active
+            session.add(row)
+        for rows in existing.values():
+            for row in rows:
+                session.delete(row)
         session.commit()
     except Exception:
         session.rollback()

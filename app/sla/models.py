@@ -17,9 +17,6 @@ CLOCK_PHASES = ("running", "paused", "met", "stopped")
 class SlaClock(db.Model):
     __tablename__ = "sla_clocks"
     __table_args__ = (
-        # The sweep: running clocks by due time.
-        Index("ix_sla_clocks_phase_due", "phase", "due_at"),
-        Index("ix_sla_clocks_phase_at_risk", "phase", "at_risk_at"),
         # The sweep's three questions, each answered from a partial index whose size is the
         # number of clocks still to be warned, breached or escalated - not all open cases.
         Index(

@@ -28,8 +28,8 @@ BATCH = 1000
 
 
 def _claim(where, order, values: dict, limit: int) -> list[tuple[int, int]]:
-    # ORDER BY the partial index's column: oldest first, and it makes the planner walk that
-    # small index instead of scanning every clock (LIMIT alone chose a Seq Scan at 3M rows).
+    # ORDER BY the partial index's column: oldest first, and the planner walks that small
+    # index (LIMIT alone chose a Seq Scan of every clock at 3M rows; see docs/performance.md).
     ids = select(SlaClock.id).where(*where).order_by(order).limit(limit).scalar_subquery()
     stmt = (
         update(SlaClock)

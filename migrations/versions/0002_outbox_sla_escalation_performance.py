@@ -67,7 +67,7 @@ def upgrade():
     with op.batch_alter_table('sla_clocks', schema=None) as batch_op:
         batch_op.add_column(sa.Column('escalate_at', sa.DateTime(timezone=True), nullable=True))
         batch_op.create_index('ix_sla_clocks_breach_pending', ['due_at'], unique=False, sqlite_where=sa.text("phase = 'running' AND breached_at IS NULL"), postgresql_where=sa.text("phase = 'running' AND breached_at IS NULL"))
-        batch_op.create_index('ix_sla_clocks_escalation_pending', ['escalate_at'], unique=False, sqlite_where=sa.text('escalated_at IS NULL AND escalate_at IS NOT NULL'), postgresql_where=sa.text('escalated_at IS NULL AND escalate_at IS NOT NULL'))
+        batch_op.create_index('ix_sla_clocks_escalation_pending', ['escalate_at'], unique=False, sqlite_where=sa.text("phase = 'running' AND breached_at IS NOT NULL AND escalated_at IS NULL"), postgresql_where=sa.text("phase = 'running' AND breached_at IS NOT NULL AND escalated_at IS NULL"))
         batch_op.create_index('ix_sla_clocks_risk_pending', ['at_risk_at'], unique=False, sqlite_where=sa.text("phase = 'running' AND at_risk_notified_at IS NULL"), postgresql_where=sa.text("phase = 'running' AND at_risk_notified_at IS NULL"))
 
     with op.batch_alter_table('staff_users', schema=None) as batch_op:
@@ -83,7 +83,7 @@ def downgrade():
 
     with op.batch_alter_table('sla_clocks', schema=None) as batch_op:
         batch_op.drop_index('ix_sla_clocks_risk_pending', sqlite_where=sa.text("phase = 'running' AND at_risk_notified_at IS NULL"), postgresql_where=sa.text("phase = 'running' AND at_risk_notified_at IS NULL"))
-        batch_op.drop_index('ix_sla_clocks_escalation_pending', sqlite_where=sa.text('escalated_at IS NULL AND escalate_at IS NOT NULL'), postgresql_where=sa.text('escalated_at IS NULL AND escalate_at IS NOT NULL'))
+        batch_op.drop_index('ix_sla_clocks_escalation_pending', sqlite_where=sa.text("phase = 'running' AND breached_at IS NOT NULL AND escalated_at IS NULL"), postgresql_where=sa.text("phase = 'running' AND breached_at IS NOT NULL AND escalated_at IS NULL"))
         batch_op.drop_index('ix_sla_clocks_breach_pending', sqlite_where=sa.text("phase = 'running' AND breached_at IS NULL"), postgresql_where=sa.text("phase = 'running' AND breached_at IS NULL"))
         batch_op.drop_column('escalate_at')
 
