@@ -454,9 +454,9 @@ def environment(pg: psycopg.Connection) -> dict:
     try:
         commit = (
             subprocess.run(
-                ["git", "rev-parse", "--short", "HEAD"],
+                ["git", "rev-parse", "--short", "HEAD"],  # noqa: S607
                 capture_output=True,
-                text=True,  # noqa: S607
+                text=True,
                 cwd=Path(__file__).resolve().parent,
                 check=False,
                 timeout=5,
