@@ -12,7 +12,7 @@ from app.common.errors import DomainError
 
 
 def register(app: Flask) -> None:
-    for command in (demo, directory, users, tokens, route, sla, outbox):
+    for command in (demo, directory, users, tokens, route, sla, outbox, inbound):
         app.cli.add_command(command)
 
 
@@ -235,3 +235,47 @@ def outbox_retry(ids: tuple[int, ...]) -> None:
     if missing:
         raise click.ClickException(f"Not failed deliveries: {', '.join(map(str, missing))}.")
     click.echo(f"Retrying {len(ids)} deliver{'y' if len(ids) == 1 else 'ies'}.")
+
+
+@click.group()
+def inbound() -> None:
+    """The raw inbound store: every email, SMS and scan as received, with its outcome."""
+
+
+@inbound.command("failed")
+@click.option("--channel", type=click.Choice(["email", "sms", "mail"]))
+@with_appcontext
+def inbound_failed(channel: str | None) -> None:
+    """List inbound messages that could not be processed, with why."""
+    from app.extensions import db
+    from app.inbound.service import query
+
+    rows = db.session.scalars(query(channel, "failed")).all()
+    for row in rows:
+        click.echo(f"{row.id:>8}  {row.channel:5} {row.source:8} {row.attempts}x  {row.reason}")
+    click.echo(f"{len(rows)} failed inbound message{'' if len(rows) == 1 else 's'}.")
+
+
+@inbound.command("retry")
+@click.argument("ids", nargs=-1, type=int, required=True)
+@with_appcontext
+def inbound_retry(ids: tuple[int, ...]) -> None:
+    """Process failed inbound messages again (after a fix) and print each outcome."""
+    from app.common.errors import NotFound
+    from app.extensions import db
+    from app.inbound.models import InboundMessage
+    from app.inbound.service import retry
+    from app.jobs import run_ready
+
+    try:
+        for inbound_id in ids:
+            retry(inbound_id)
+    except NotFound as exc:
+        db.session.rollback()
+        raise click.ClickException(str(exc)) from None
+    db.session.commit()
+    run_ready()
+    for inbound_id in ids:
+        row = db.session.get(InboundMessage, inbound_id)
+        db.session.refresh(row)
+        click.echo(f"{row.id:>8}  {row.outcome}  {row.reason or ''}".rstrip())

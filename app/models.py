@@ -1,6 +1,6 @@
 """Every model in one import, for Alembic and the shell."""
 
-from app.cases.models import Case, Event, IdempotencyKey, Message
+from app.cases.models import Attachment, Case, Event, IdempotencyKey, Message
 from app.customers.models import ContactPoint, Customer
 from app.directory.models import (
     Agency,
@@ -11,6 +11,7 @@ from app.directory.models import (
     RoutingRule,
     ServiceStandard,
 )
+from app.inbound.models import InboundMessage
 from app.notify.models import OutboxItem
 from app.performance import PerformanceDaily
 from app.sla.models import SlaClock
@@ -19,6 +20,7 @@ from app.staff.models import ApiToken, StaffUser
 __all__ = [
     "Agency",
     "ApiToken",
+    "Attachment",
     "Calendar",
     "Case",
     "Category",
@@ -27,6 +29,7 @@ __all__ = [
     "Customer",
     "Event",
     "IdempotencyKey",
+    "InboundMessage",
     "Message",
     "OutboxItem",
     "PerformanceDaily",

@@ -16,6 +16,8 @@ REDIS_URL = os.environ.get("TEST_REDIS_URL") or "redis://127.0.0.1:6379/15"
 
 # Tables holding case work; the directory and staff survive between tests.
 _WORK_TABLES = (
+    "inbound_messages",
+    "attachments",
     "outbox",
     "performance_daily",
     "idempotency_keys",
@@ -65,10 +67,14 @@ def backend(request, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def app(backend):
+def app(backend, tmp_path_factory):
     from config import _database_url
 
-    application = create_app("test", SQLALCHEMY_DATABASE_URI=_database_url(backend))
+    application = create_app(
+        "test",
+        SQLALCHEMY_DATABASE_URI=_database_url(backend),
+        ATTACHMENT_DIR=str(tmp_path_factory.mktemp("attachments")),
+    )
     with application.app_context():
         if backend.startswith("postgresql"):
             db.engine.dispose()

@@ -83,3 +83,10 @@ def nightly_rollup() -> dict:
     from app.performance import rollup
 
     return rollup()
+
+
+@job
+def process_inbound(inbound_id: int) -> str:
+    from app.inbound.service import process
+
+    return process(inbound_id)

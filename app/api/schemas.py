@@ -187,14 +187,26 @@ class DeliverySchema(Schema):
     sent_at = fields.String(allow_none=True)
 
 
+class AttachmentSchema(Schema):
+    id = fields.Integer()
+    filename = fields.String()
+    content_type = fields.String()
+    size = fields.Integer()
+    disposition = fields.String()
+    message_id = fields.Integer(allow_none=True)
+    url = fields.String()
+
+
 class MessageSchema(Schema):
     id = fields.Integer()
     delivery = fields.List(fields.Nested(DeliverySchema))
     direction = fields.String()
     channel = fields.String()
     body = fields.String()
+    subject = fields.String(allow_none=True)
     author = fields.String(allow_none=True)
     created_at = fields.String()
+    attachments = fields.List(fields.Nested(AttachmentSchema))
 
 
 class EventSchema(Schema):
@@ -234,6 +246,9 @@ class CaseSchema(CaseSummarySchema):
     resolved_at = fields.String(allow_none=True)
     closed_at = fields.String(allow_none=True)
     merged_into = fields.String(allow_none=True)
+    related_case = fields.String(allow_none=True)
+    flags = fields.List(fields.String())
+    attachments = fields.List(fields.Nested(AttachmentSchema))
     customer = fields.Dict()
     routing = fields.Dict()
     messages = fields.List(fields.Nested(MessageSchema))
@@ -323,3 +338,39 @@ class StandardSchema(Schema):
     unit = fields.String()
     goal = fields.Float()
     wording = fields.String()
+
+
+class InboundSchema(Schema):
+    """One raw inbound message as an operator sees it (never its raw body)."""
+
+    id = fields.Integer()
+    channel = fields.String()
+    source = fields.String()
+    received_at = fields.String()
+    size = fields.Integer()
+    outcome = fields.String(
+        validate=validate.OneOf(("pending", "case_opened", "threaded", "ignored", "failed"))
+    )
+    kind = fields.String(allow_none=True)
+    reason = fields.String(allow_none=True)
+    attempts = fields.Integer()
+    processed_at = fields.String(allow_none=True)
+    case = fields.String(allow_none=True)
+    summary = fields.String(allow_none=True)
+
+
+class InboundListSchema(Schema):
+    inbound = fields.List(fields.Nested(InboundSchema))
+    next_cursor = fields.String(allow_none=True)
+
+
+class InboundQuerySchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    channel = fields.String(validate=validate.OneOf(("email", "sms", "mail")))
+    outcome = fields.String(
+        validate=validate.OneOf(("pending", "case_opened", "threaded", "ignored", "failed"))
+    )
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+    cursor = fields.String()

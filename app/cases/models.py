@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Float, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.common.time import utcnow
@@ -60,13 +60,21 @@ class Case(db.Model):
     routing_source: Mapped[str | None] = mapped_column(String(10))
     routing_explanation: Mapped[str | None] = mapped_column(Text)
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    # A case opened from a message that cited another case (e.g. a reply from a different
+    # sender): linked for a caseworker to review, never silently appended.
+    related_case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    # Things a caseworker must look at: contact_undeliverable, sms_opted_out, review_link ...
+    flags: Mapped[list | None] = mapped_column(JSON)
 
     agency = relationship("Agency")
     queue = relationship("Queue")
     category = relationship("Category")
     customer = relationship("Customer")
     assignee = relationship("StaffUser")
-    merged_into: Mapped[Case | None] = relationship(remote_side=[id])
+    merged_into: Mapped[Case | None] = relationship(remote_side=[id], foreign_keys=[merged_into_id])
+    related_case: Mapped[Case | None] = relationship(
+        remote_side=[id], foreign_keys=[related_case_id]
+    )
     messages: Mapped[list[Message]] = relationship(
         back_populates="case", order_by="Message.id", cascade="all, delete-orphan"
     )
@@ -76,13 +84,22 @@ class Case(db.Model):
     clocks = relationship(
         "SlaClock", back_populates="case", order_by="SlaClock.id", cascade="all, delete-orphan"
     )
+    attachments: Mapped[list[Attachment]] = relationship(
+        back_populates="case", order_by="Attachment.id", cascade="all, delete-orphan"
+    )
+
+    def has_flag(self, name: str) -> bool:
+        return name in (self.flags or [])
 
 
 class Message(db.Model):
     """A message on a case: inbound from the customer, outbound to them, or an internal note."""
 
     __tablename__ = "messages"
-    __table_args__ = (Index("ix_messages_case", "case_id", "id"),)
+    __table_args__ = (
+        Index("ix_messages_case", "case_id", "id"),
+        Index("ix_messages_external_id", "external_id"),
+    )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
     direction: Mapped[str] = mapped_column(String(10))  # inbound | outbound | internal
@@ -90,8 +107,22 @@ class Message(db.Model):
     body: Mapped[str] = mapped_column(Text)
     author_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The channel's own id: an email Message-ID, a Twilio MessageSid.
+    external_id: Mapped[str | None] = mapped_column(String(300))
+    # Channel details worth keeping: email subject and threading headers, trimmed parts.
+    meta: Mapped[dict | None] = mapped_column(JSON)
     case: Mapped[Case] = relationship(back_populates="messages")
     author = relationship("StaffUser")
+    # The raw input this message came from (the full original, before trimming).
+    inbound = relationship(
+        "InboundMessage",
+        primaryjoin="InboundMessage.message_id == Message.id",
+        viewonly=True,
+        uselist=False,
+    )
+    attachments: Mapped[list[Attachment]] = relationship(
+        back_populates="message", order_by="Attachment.id"
+    )
     deliveries = relationship("OutboxItem", back_populates="message", order_by="OutboxItem.id")
 
 
@@ -125,3 +156,23 @@ class IdempotencyKey(db.Model):
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     case: Mapped[Case] = relationship()
+
+
+class Attachment(db.Model):
+    """A file sent with a message (a document, a photo, a scan), stored by content hash
+    under ATTACHMENT_DIR; staff download it, never rendered inline."""
+
+    __tablename__ = "attachments"
+    __table_args__ = (Index("ix_attachments_case", "case_id", "id"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="SET NULL"))
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(150))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    # Inline parts (images referenced by an HTML body) and TNEF containers are still kept.
+    disposition: Mapped[str] = mapped_column(String(20), default="attachment")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    case: Mapped[Case] = relationship(back_populates="attachments")
+    message: Mapped[Message | None] = relationship(back_populates="attachments")

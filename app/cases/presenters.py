@@ -55,11 +55,25 @@ def summary(case: Case, now: datetime | None = None) -> dict:
     }
 
 
+def attachment(a, reference: str) -> dict:
+    return {
+        "id": a.id,
+        "filename": a.filename,
+        "content_type": a.content_type,
+        "size": a.size,
+        "disposition": a.disposition,
+        "message_id": a.message_id,
+        "url": f"/api/v1/cases/{reference}/attachments/{a.id}",
+    }
+
+
 def _message(m) -> dict:
     return {
         "id": m.id,
         "direction": m.direction,
         "channel": m.channel,
+        "subject": (m.meta or {}).get("subject"),
+        "attachments": [attachment(a, m.case.reference) for a in m.attachments],
         "body": m.body,
         "author": m.author.email if m.author else None,
         "created_at": iso(m.created_at),
@@ -113,6 +127,9 @@ def full(case: Case, merged: list[Case], now: datetime | None = None) -> dict:
             "resolved_at": iso(case.resolved_at),
             "closed_at": iso(case.closed_at),
             "merged_into": case.merged_into.reference if case.merged_into else None,
+            "related_case": case.related_case.reference if case.related_case else None,
+            "flags": list(case.flags or []),
+            "attachments": [attachment(a, case.reference) for a in case.attachments],
             "customer": {
                 "name": customer.name,
                 "contacts": [{"kind": p.kind, "value": p.value} for p in customer.contacts],
@@ -148,7 +165,9 @@ def track(case: Case, now: datetime | None = None) -> dict:
         "updated_at": iso(case.updated_at),
         "sla": clocks(case, now),
         "messages": [
-            _message(m) | {"author": None} for m in case.messages if m.direction != "internal"
+            _message(m) | {"author": None, "attachments": []}
+            for m in case.messages
+            if m.direction != "internal"
         ],
     }
 

@@ -80,11 +80,20 @@ def open_case(
     actor: StaffUser | None = None,
     idempotency: tuple[str, str, str] | None = None,
     now: datetime | None = None,
+    commit: bool = True,
+    acknowledge: bool = True,
+    external_id: str | None = None,
+    message_meta: dict | None = None,
 ) -> tuple[Case, bool]:
     """Open a case from an intake in one transaction: customer, routing, message, clocks.
 
     Returns (case, created). With `idempotency` = (scope, key, fingerprint), a retry of
-    the same request returns the first case and created=False.
+    the same request returns the first case and created=False. With `commit=False` the
+    caller owns the transaction (an inbound processor records its outcome in the same one).
+    `acknowledge=False` is for a channel that acknowledges in its own answer (an SMS
+    reply); it then records that message and meets the acknowledge clock itself.
+    The customer's first message is `case.messages[0]`; `external_id` and `message_meta`
+    (a channel's message id and details) go on it.
     """
     now = now or utcnow()
     if idempotency:
@@ -135,6 +144,8 @@ def open_case(
             channel=intake.channel,
             body=intake.description,
             created_at=received,
+            external_id=external_id,
+            meta=message_meta,
         )
     )
     _event(
@@ -161,14 +172,18 @@ def open_case(
         detail=decision.explanation,
     )
     sla.start_clocks(case, routed.agency, category.id if category else None)
-    _, ack = notify_customer(case, "acknowledgment")
-    if ack is None and intake.channel in ("web", "api", "open311", "phone"):
+    ack = notify_customer(case, "acknowledgment")[1] if acknowledge else None
+    if acknowledge and ack is None and intake.channel in ("web", "api", "open311", "phone"):
         # No way to write to them: the reference on their screen (or read out on the
         # phone) is the acknowledgment.
         sla.meet(case, ("acknowledge",), now)
     if idempotency:
         scope, key, fingerprint = idempotency
         db.session.add(IdempotencyKey(scope=scope, key=key, request_hash=fingerprint, case=case))
+    if not commit:
+        db.session.flush()
+        log.info("case opened", extra={"reference": case.reference, "channel": case.channel})
+        return case, True
     try:
         db.session.commit()
     except IntegrityError:
@@ -420,11 +435,26 @@ _HANDLERS = {
 }
 
 
-def customer_replied(case: Case, body: str, channel: str, now: datetime | None = None) -> Message:
+def customer_replied(
+    case: Case,
+    body: str,
+    channel: str,
+    now: datetime | None = None,
+    *,
+    external_id: str | None = None,
+    meta: dict | None = None,
+) -> Message:
     """A customer's reply on any channel: kept on the case and, if we were waiting, the
     resolve clock resumes with the waiting time added back."""
     now = now or utcnow()
-    message = Message(direction="inbound", channel=channel, body=body, created_at=now)
+    message = Message(
+        direction="inbound",
+        channel=channel,
+        body=body,
+        created_at=now,
+        external_id=external_id,
+        meta=meta,
+    )
     case.messages.append(message)
     if case.status == "waiting_on_customer":
         resumed = sla.resume(case, now)
@@ -445,6 +475,24 @@ def customer_replied(case: Case, body: str, channel: str, now: datetime | None =
         )
     case.updated_at = now
     return message
+
+
+def flag_case(case: Case, flag: str, detail: str, now: datetime | None = None) -> bool:
+    """Raise a flag a caseworker must look at (an undeliverable address, an opt-out, a
+    message to review). Idempotent; returns whether the flag is new."""
+    if case.has_flag(flag):
+        return False
+    case.flags = [*(case.flags or []), flag]  # a new list, so the JSON change is saved
+    _event(case, "flagged", None, now or utcnow(), after={"flag": flag}, detail=detail)
+    return True
+
+
+def clear_flag(case: Case, flag: str, actor: StaffUser | None, now: datetime | None = None) -> bool:
+    if not case.has_flag(flag):
+        return False
+    case.flags = [f for f in case.flags or [] if f != flag]
+    _event(case, "flag_cleared", actor, now or utcnow(), after={"flag": flag})
+    return True
 
 
 def intake_to_dict(intake: Intake) -> dict:

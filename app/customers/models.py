@@ -26,9 +26,10 @@ class Customer(db.Model):
         back_populates="customer", cascade="all, delete-orphan", order_by="ContactPoint.id"
     )
 
-    def contact(self, kind: str) -> str | None:
+    def contact(self, kind: str, *, usable: bool = False) -> str | None:
+        """The first contact point of a kind; with `usable`, only one we may send to."""
         for point in self.contacts:
-            if point.kind == kind:
+            if point.kind == kind and (not usable or point.status == "ok"):
                 return point.value
         return None
 
@@ -53,5 +54,10 @@ class ContactPoint(db.Model):
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(10))
     value: Mapped[str] = mapped_column(Text)
+    # ok | undeliverable (mail bounced) | opted_out (STOP by SMS): never send to a point
+    # that is not ok; the customer is answered on another channel instead.
+    status: Mapped[str] = mapped_column(String(16), default="ok")
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    status_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     customer: Mapped[Customer] = relationship(back_populates="contacts")

@@ -67,3 +67,43 @@ def customer_has_contact(customer: Customer, raw: str) -> bool:
         except ContactError:
             return False
     return any((p.kind, p.value) in candidates for p in customer.contacts)
+
+
+def set_contact_status(
+    kind: str, value: str, status: str, reason: str | None, now
+) -> ContactPoint | None:
+    """Mark a contact point undeliverable (a bounce), opted out (SMS STOP) or ok again.
+
+    Returns the point (None when no customer has it). Notifications skip any point that is
+    not ok, so the customer is answered on another channel instead.
+    """
+    point = db.session.scalar(
+        db.select(ContactPoint).where(ContactPoint.kind == kind, ContactPoint.value == value)
+    )
+    if point is None:
+        return None
+    if point.status != status:
+        point.status = status
+        point.status_reason = reason
+        point.status_at = now
+    return point
+
+
+_KIND_FOR_CHANNEL = {"email": "email", "sms": "phone", "mail": "postal"}
+
+
+def contact_block(channel: str, recipient: str) -> str | None:
+    """Why nothing may be sent to this address now (opted out, undeliverable), or None."""
+    kind = _KIND_FOR_CHANNEL.get(channel)
+    if kind is None:
+        return None
+    value = email_match_key(recipient) if kind == "email" else recipient
+    status, reason = db.session.execute(
+        db.select(ContactPoint.status, ContactPoint.status_reason).where(
+            ContactPoint.kind == kind, ContactPoint.value == value
+        )
+    ).first() or ("ok", None)
+    if status == "ok":
+        return None
+    words = {"opted_out": "the customer opted out", "undeliverable": "the address is undeliverable"}
+    return f"not sent: {words.get(status, status)}" + (f" ({reason})" if reason else "")

@@ -9,6 +9,7 @@ from sqlalchemy import or_, select, update
 
 from app.cases.models import Event
 from app.common.time import utcnow
+from app.customers.service import contact_block
 from app.extensions import db
 from app.jobs import defer
 from app.notify.models import PENDING, OutboxItem
@@ -46,6 +47,12 @@ def deliver(item_id: int, now: datetime | None = None) -> str:
         return "skipped"
     item = db.session.get(OutboxItem, item_id)
     db.session.refresh(item)
+    blocked = contact_block(item.channel, item.recipient) if item.audience == "customer" else None
+    if blocked:
+        # Opted out or bounced after this was queued: it never goes; the case shows why.
+        _fail(item, blocked, now)
+        db.session.commit()
+        return item.state
     message = OutboundMessage(
         channel=item.channel,
         to=item.recipient,

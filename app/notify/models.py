@@ -29,6 +29,8 @@ class OutboxItem(db.Model):
         ),
         Index("ix_outbox_case", "case_id", "id"),
         Index("ix_outbox_state", "state", "id"),
+        # Provider callbacks (Twilio status) and email threading find a send by its id.
+        Index("ix_outbox_provider_ref", "provider_ref"),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))

@@ -54,7 +54,8 @@ def _contact_for(case: Case) -> tuple[str, str] | None:
     order = [case.preferred_contact, case.channel, "email", "sms", "mail"]
     for channel in order:
         if channel in by_channel:
-            address = customer.contact(by_channel[channel])
+            # Never to an address that bounced or a number that said STOP.
+            address = customer.contact(by_channel[channel], usable=True)
             if address:
                 return channel, address
     return None
