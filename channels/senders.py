@@ -26,6 +26,8 @@ class OutboundMessage:
     key: str = ""
     reference: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    # Who it is from, in words: the agency's name (an email display name, a letterhead).
+    sender_name: str | None = None
 
 
 @dataclass(frozen=True)
