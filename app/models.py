@@ -16,6 +16,7 @@ from app.notify.models import OutboxItem
 from app.performance import PerformanceDaily
 from app.sla.models import SlaClock
 from app.staff.models import ApiToken, StaffUser
+from app.workspace.models import SavedReply
 
 __all__ = [
     "Agency",
@@ -35,6 +36,7 @@ __all__ = [
     "PerformanceDaily",
     "Queue",
     "RoutingRule",
+    "SavedReply",
     "ServiceStandard",
     "SlaClock",
     "StaffUser",

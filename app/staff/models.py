@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, String
+from flask_login import UserMixin
+from sqlalchemy import Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.common.time import utcnow
@@ -14,7 +15,7 @@ from app.extensions import db
 ROLES = ("caseworker", "supervisor", "admin")
 
 
-class StaffUser(db.Model):
+class StaffUser(UserMixin, db.Model):
     __tablename__ = "staff_users"
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
@@ -26,11 +27,19 @@ class StaffUser(db.Model):
     # Agency leads receive escalations of cases that stay breached.
     lead: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Workspace sign-in: consecutive failures lock the account for a while.
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     agency = relationship("Agency")
 
     @property
     def sees_all_agencies(self) -> bool:
         return self.role == "admin"
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login: a deactivated member cannot sign in
+        return bool(self.active)
 
 
 class ApiToken(db.Model):

@@ -4,6 +4,8 @@ Revision ID: 0006
 Revises: 0005
 Create Date: 2026-11-29 07:00:00
 
+Lockout fields and last sign-in on staff_users; saved_replies for the case page's reply form.
+
 """
 from alembic import op
 import sqlalchemy as sa
@@ -17,8 +19,31 @@ depends_on = None
 
 
 def upgrade():
-    pass
+    with op.batch_alter_table('staff_users', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('failed_logins', sa.Integer(), nullable=False, server_default='0'))
+        batch_op.add_column(sa.Column('locked_until', sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('last_login_at', sa.DateTime(timezone=True), nullable=True))
+
+    op.create_table('saved_replies',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('agency_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('title', sa.String(length=120), nullable=False),
+    sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('created_by_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['agency_id'], ['agencies.id'], name=op.f('fk_saved_replies_agency_id_agencies'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['created_by_id'], ['staff_users.id'], name=op.f('fk_saved_replies_created_by_id_staff_users'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_saved_replies'))
+    )
+    with op.batch_alter_table('saved_replies', schema=None) as batch_op:
+        batch_op.create_index('ix_saved_replies_agency', ['agency_id', 'title'], unique=False)
 
 
 def downgrade():
-    pass
+    with op.batch_alter_table('saved_replies', schema=None) as batch_op:
+        batch_op.drop_index('ix_saved_replies_agency')
+    op.drop_table('saved_replies')
+    with op.batch_alter_table('staff_users', schema=None) as batch_op:
+        batch_op.drop_column('last_login_at')
+        batch_op.drop_column('locked_until')
+        batch_op.drop_column('failed_logins')
