@@ -13,9 +13,11 @@ from app.directory.models import (
 )
 from app.inbound.models import InboundMessage
 from app.notify.models import OutboxItem
-from app.performance import PerformanceDaily
+from app.open311.models import Open311App
+from app.performance import PerformanceDaily, PerformanceSnapshot
 from app.sla.models import SlaClock
 from app.staff.models import ApiToken, StaffUser
+from app.surveys.models import SurveyInvitation, SurveyResponse
 from app.workspace.models import SavedReply
 
 __all__ = [
@@ -32,12 +34,16 @@ __all__ = [
     "IdempotencyKey",
     "InboundMessage",
     "Message",
+    "Open311App",
     "OutboxItem",
     "PerformanceDaily",
+    "PerformanceSnapshot",
     "Queue",
     "RoutingRule",
     "SavedReply",
     "ServiceStandard",
     "SlaClock",
     "StaffUser",
+    "SurveyInvitation",
+    "SurveyResponse",
 ]

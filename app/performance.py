@@ -1,10 +1,12 @@
-"""Nightly roll-up of SLA outcomes per agency, metric and channel, for published figures."""
+"""Published performance: measured results per posted standard (computed from the clocks,
+refreshed by a worker job, stored with the time computed) and the nightly roll-up per day."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import (
+    JSON,
     Date,
     ForeignKey,
     Integer,
@@ -22,7 +24,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.cases.models import Case
 from app.common.time import utcnow
-from app.common.types import BigId
+from app.common.types import BigId, UTCDateTime
+from app.directory.models import ServiceStandard
 from app.extensions import db
 from app.sla.models import SlaClock
 
@@ -85,3 +88,161 @@ def rollup(day: date | None = None) -> dict[str, int]:
         )
     db.session.commit()
     return {"day": day.isoformat(), "rows": len(rows)}
+
+
+# --- Measured results per posted standard --------------------------------------------------
+
+# Fewer settled clocks than this in a period: say so instead of printing a percentage.
+MIN_SAMPLE = 10
+PERIODS = (("last_quarter", 3), ("last_12_months", 12))
+TREND_MONTHS = 12
+_METRIC_ORDER = {"acknowledge": 0, "first_response": 1, "resolve": 2}
+
+
+class PerformanceSnapshot(db.Model):
+    """The published figures as computed at one time; pages and the API read the latest."""
+
+    __tablename__ = "performance_snapshots"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    figures: Mapped[dict] = mapped_column(JSON)
+
+
+def months_back(moment: datetime, months: int) -> datetime:
+    """The same instant `months` calendar months earlier (day clipped to the month's end)."""
+    year, month = divmod(moment.year * 12 + moment.month - 1 - months, 12)
+    month += 1
+    day = moment.day
+    while True:
+        try:
+            return moment.replace(year=year, month=month, day=day)
+        except ValueError:
+            day -= 1
+
+
+def _month_start(moment: datetime) -> datetime:
+    return moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def settled_counts(start: datetime, end: datetime) -> dict[tuple[int, str], list[int]]:
+    """[met on time, met late, open past due] per (standard id, case channel) for the clocks
+    that settled in [start, end).
+
+    A clock settles when it is met (on time or late: then it counts as breached) or, while
+    still running, when it falls due. Paused clocks (waiting on the customer), stopped ones
+    (merged, closed unresolved) and running clocks not yet due do not count.
+    """
+    met_in = and_(SlaClock.phase == "met", SlaClock.met_at >= start, SlaClock.met_at < end)
+    on_time = and_(met_in, SlaClock.met_at <= SlaClock.due_at)
+    late = and_(met_in, SlaClock.met_at > SlaClock.due_at)
+    past_due = and_(SlaClock.phase == "running", SlaClock.due_at >= start, SlaClock.due_at < end)
+    rows = db.session.execute(
+        select(
+            SlaClock.standard_id,
+            Case.channel,
+            func.sum(case((on_time, 1), else_=0)),
+            func.sum(case((late, 1), else_=0)),
+            func.sum(case((past_due, 1), else_=0)),
+        )
+        .join(Case, Case.id == SlaClock.case_id)
+        .where(SlaClock.standard_id.is_not(None), or_(met_in, past_due))
+        .group_by(SlaClock.standard_id, Case.channel)
+    ).all()
+    return {(sid, ch): [int(a), int(b), int(c)] for sid, ch, a, b, c in rows}
+
+
+def _figure(counts: dict[tuple[int, str], list[int]], standard_id: int) -> dict:
+    met = breached = past_due = 0
+    channels: dict[str, int] = {}
+    for (sid, channel), (ok, late, open_late) in counts.items():
+        if sid != standard_id:
+            continue
+        met, breached, past_due = met + ok, breached + late, past_due + open_late
+        channels[channel] = channels.get(channel, 0) + ok + late + open_late
+    sample = met + breached + past_due
+    enough = sample >= MIN_SAMPLE
+    return {
+        "met": met,
+        "breached": breached,
+        "open_past_due": past_due,
+        "sample": sample,
+        "enough_data": enough,
+        # Never a percentage of too few cases (and never a division by zero).
+        "percent_met": round(100 * met / sample, 1) if enough else None,
+        "channels": dict(sorted(channels.items(), key=lambda kv: (-kv[1], kv[0]))),
+    }
+
+
+def compute(now: datetime | None = None) -> dict:
+    """The measured result of every posted standard, for the last quarter (3 months), the
+    last 12 months and month by month (the trend), as of `now`."""
+    now = now or utcnow()
+    standards = db.session.scalars(select(ServiceStandard)).all()
+    windows = {name: (months_back(now, months), now) for name, months in PERIODS}
+    counts = {name: settled_counts(*window) for name, window in windows.items()}
+    first = _month_start(months_back(now, TREND_MONTHS - 1))
+    months = []
+    for i in range(TREND_MONTHS):
+        start = months_back(first, -i)
+        end = min(months_back(first, -(i + 1)), now)
+        months.append((start, end, settled_counts(start, end)))
+    out = []
+    for s in standards:
+        out.append(
+            {
+                "agency": {"code": s.agency.code, "name": s.agency.name},
+                "category": s.category.code if s.category else None,
+                "category_name": s.category.name if s.category else None,
+                "metric": s.metric,
+                "wording": s.wording,
+                "target": s.target,
+                "unit": s.unit,
+                "goal": s.goal,
+                "periods": {
+                    name: {
+                        "start": windows[name][0].isoformat(),
+                        "end": windows[name][1].isoformat(),
+                        **_figure(counts[name], s.id),
+                    }
+                    for name, _ in PERIODS
+                },
+                "trend": [
+                    {"month": start.strftime("%Y-%m")}
+                    | {
+                        k: v
+                        for k, v in _figure(month_counts, s.id).items()
+                        if k in ("sample", "met", "percent_met")
+                    }
+                    for start, _end, month_counts in months
+                ],
+            }
+        )
+    out.sort(
+        key=lambda f: (
+            f["agency"]["name"].lower(),
+            f["category"] is not None,
+            (f["category_name"] or "").lower(),
+            _METRIC_ORDER.get(f["metric"], 9),
+        )
+    )
+    return {"computed_at": now.isoformat(), "minimum_sample": MIN_SAMPLE, "standards": out}
+
+
+def publish(now: datetime | None = None) -> PerformanceSnapshot:
+    """Compute the figures and store them as the published snapshot (older ones go)."""
+    figures = compute(now)
+    snapshot = PerformanceSnapshot(
+        computed_at=datetime.fromisoformat(figures["computed_at"]), figures=figures
+    )
+    db.session.execute(delete(PerformanceSnapshot))
+    db.session.add(snapshot)
+    db.session.commit()
+    return snapshot
+
+
+def published() -> PerformanceSnapshot:
+    """The latest published figures; computed now if the worker has not published any yet."""
+    snapshot = db.session.scalar(
+        select(PerformanceSnapshot).order_by(PerformanceSnapshot.computed_at.desc()).limit(1)
+    )
+    return snapshot or publish()

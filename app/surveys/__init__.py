@@ -1,0 +1,1 @@
+"""Post-resolution customer surveys (OMB Circular A-11 §280)."""
