@@ -12,7 +12,7 @@ from app.common.errors import DomainError
 
 
 def register(app: Flask) -> None:
-    for command in (demo, directory, users, tokens, route, sla, outbox, inbound):
+    for command in (demo, directory, users, tokens, route, sla, outbox, inbound, intake):
         app.cli.add_command(command)
 
 
@@ -279,3 +279,31 @@ def inbound_retry(ids: tuple[int, ...]) -> None:
         row = db.session.get(InboundMessage, inbound_id)
         db.session.refresh(row)
         click.echo(f"{row.id:>8}  {row.outcome}  {row.reason or ''}".rstrip())
+
+
+@click.group()
+def intake() -> None:
+    """Feed raw input in from files: mailroom scans (and raw email messages)."""
+
+
+@intake.command("scans")
+@click.argument("folder", type=click.Path(file_okay=False, path_type=str))
+@with_appcontext
+def intake_scans(folder: str) -> None:
+    """Turn a mailroom drop folder into cases: each file moves to done/ or failed/ (with a
+    .reason.txt beside it); a JSON manifest gives received dates and return addresses."""
+    from pathlib import Path
+
+    from app.mailroom.drop import process_folder
+
+    if not Path(folder).is_dir():
+        raise click.ClickException(f"{folder} is not a folder.")
+    report = process_folder(Path(folder))
+    for line in report.lines:
+        click.echo(line)
+    click.echo(
+        f"{report.opened} case(s) opened, {report.review} to review, "
+        f"{report.duplicates} duplicate(s), {report.failed} failed."
+    )
+    if report.failed:
+        raise SystemExit(1)
