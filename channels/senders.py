@@ -28,6 +28,8 @@ class OutboundMessage:
     headers: dict[str, str] = field(default_factory=dict)
     # Who it is from, in words: the agency's name (an email display name, a letterhead).
     sender_name: str | None = None
+    # Who it is to, in words (the first line of a letter's envelope window).
+    recipient_name: str | None = None
 
 
 @dataclass(frozen=True)

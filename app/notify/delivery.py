@@ -61,6 +61,7 @@ def deliver(item_id: int, now: datetime | None = None) -> str:
         key=f"{item.kind}-{item.id}",
         reference=item.case.reference if item.case else None,
         sender_name=item.case.agency.name if item.case else None,
+        recipient_name=item.case.customer.name if item.case else None,
     )
     try:
         result = sender_for(item.channel).send(message)
