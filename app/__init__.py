@@ -37,12 +37,14 @@ def create_app(profile: str | None = None, **overrides) -> Flask:
     from app.ops.health import bp as ops_bp
     from app.ops.metrics import bp as metrics_bp
     from app.public import bp as public_bp
+    from app.workspace import bp as workspace_bp
 
     csrf.exempt(api_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(ops_bp)
     app.register_blueprint(metrics_bp)
     app.register_blueprint(public_bp)
+    app.register_blueprint(workspace_bp)
     _error_handlers(app)
 
     from app.cli import register

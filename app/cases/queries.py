@@ -73,6 +73,8 @@ def list_cases(staff: StaffUser, args: dict, now: datetime | None = None):
         query = query.where(Case.assignee_id == (sid or -1))
     if args.get("sla"):
         query = query.where(_sla_condition(args["sla"], now))
+    if args.get("no_due"):  # cases with no running clock (e.g. waiting on the customer)
+        query = query.where(Case.next_due_at.is_(None))
 
     limit = args.get("limit", 50)
     cursor = args.get("cursor_values")

@@ -190,3 +190,35 @@ def retarget(case, agency, category_id: int | None) -> None:
         clock.calendar = agency.calendar
         _schedule(clock, cal)
     refresh_next_due(case)
+
+
+def reschedule_calendar(calendar: Calendar, since: datetime) -> int:
+    """After closures are added to or removed from a calendar: running clocks on it that are
+    due after `since` get due times that skip (or use) those days. Returns how many moved."""
+    from sqlalchemy.orm import selectinload
+
+    from app.cases.models import Case
+
+    cal = business_calendar(calendar)
+    affected = db.session.scalars(
+        db.select(Case)
+        .where(
+            Case.id.in_(
+                db.select(SlaClock.case_id).where(
+                    SlaClock.calendar_id == calendar.id,
+                    SlaClock.phase == "running",
+                    SlaClock.due_at >= since,
+                )
+            )
+        )
+        .options(selectinload(Case.clocks))
+    ).all()
+    moved = 0
+    for case in affected:
+        for clock in case.clocks:
+            if clock.calendar_id == calendar.id and clock.phase == "running":
+                before = clock.due_at
+                _schedule(clock, cal)
+                moved += clock.due_at != before
+        refresh_next_due(case)
+    return moved

@@ -18,6 +18,27 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
+# Verified against when no such staff member exists, so a wrong email takes as long as a
+# wrong password and timing reveals nothing about who has an account.
+_DUMMY_HASH = _hasher.hash("not-a-real-password-0000")
+
+
+def verify_password(staff: StaffUser | None, password: str) -> bool:
+    """Whether the password is this staff member's (argon2; rehashes an outdated hash)."""
+    from argon2.exceptions import InvalidHashError, VerificationError
+
+    stored = staff.password_hash if staff is not None and staff.password_hash else None
+    try:
+        _hasher.verify(stored or _DUMMY_HASH, password)
+    except (VerificationError, InvalidHashError):
+        return False
+    if stored is None:
+        return False
+    if _hasher.check_needs_rehash(stored):
+        staff.password_hash = _hasher.hash(password)
+    return True
+
+
 def add_staff(
     email: str, *, role: str, agency_code: str | None, password: str | None, name: str | None = None
 ) -> StaffUser:

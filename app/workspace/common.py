@@ -1,0 +1,83 @@
+"""Shared pieces of the workspace pages: layout context, local times, directory look-ups."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from flask import url_for
+from flask_login import current_user
+from sqlalchemy.orm import selectinload
+
+from app.directory.models import Agency, Calendar, Category
+from app.extensions import db
+from app.public import assets
+from app.sla.calendar import BusinessCalendar
+from app.sla.service import business_calendar
+from app.workspace import bp
+
+UTC_ZONE = ZoneInfo("UTC")
+
+
+@bp.app_template_filter("staff_time")
+def staff_time(value: datetime | None, tz: str | None = None) -> str:
+    """'Mon Dec 7, 2026 3:05 PM EST' in the given zone (the case's agency's), else UTC."""
+    if value is None:
+        return "—"
+    local = value.astimezone(ZoneInfo(tz) if tz else UTC_ZONE)
+    hour = local.strftime("%I").lstrip("0")
+    return f"{local:%a %b} {local.day}, {local.year} {hour}:{local:%M %p %Z}"
+
+
+def _uswds_version() -> str | None:
+    try:
+        return assets.STAMP.read_text().strip() or None
+    except OSError:
+        return None
+
+
+@bp.context_processor
+def _layout() -> dict:
+    nav = []
+    if current_user.is_authenticated:
+        nav = [
+            ("workspace.queue", {"view": "mine"}, "My cases"),
+            ("workspace.queue", {"view": "team"}, "My team's queue"),
+            ("workspace.queue", {"view": "unassigned"}, "Unassigned"),
+        ]
+        if current_user.role in ("supervisor", "admin"):
+            nav.append(("workspace.dashboard", {}, "Supervisor"))
+            nav.append(("workspace.saved_replies", {}, "Saved replies"))
+        if current_user.role == "admin":
+            nav.append(("workspace.admin_home", {}, "Directory"))
+            nav.append(("workspace.inbound_list", {}, "Inbound"))
+    return {
+        "uswds_version": _uswds_version(),
+        "staff_nav": [(url_for(e, **a), label) for e, a, label in nav],
+    }
+
+
+@dataclass
+class Directory:
+    """The small directory tables, read once per request (no query per listed case)."""
+
+    agencies: dict[int, Agency]
+    categories: dict[int, Category]
+    calendars: dict[int, BusinessCalendar]
+
+    def timezone(self, agency_id: int) -> str:
+        return self.agencies[agency_id].calendar.timezone
+
+
+def directory() -> Directory:
+    calendars = db.session.scalars(
+        db.select(Calendar).options(selectinload(Calendar.closures))
+    ).all()
+    agencies = db.session.scalars(db.select(Agency).order_by(Agency.code)).all()
+    categories = db.session.scalars(db.select(Category).order_by(Category.name)).all()
+    return Directory(
+        agencies={a.id: a for a in agencies},
+        categories={c.id: c for c in categories},
+        calendars={c.id: business_calendar(c) for c in calendars},
+    )

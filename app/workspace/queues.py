@@ -1,0 +1,177 @@
+"""Caseworker queues: my cases, my team's queue, unassigned; due first, with SLA badges."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from flask import abort, redirect, render_template, request, url_for
+from flask_login import current_user
+from marshmallow import ValidationError
+
+from app.api import cursor as cursors
+from app.cases import queries
+from app.cases.models import CHANNELS, OPEN_STATUSES, STATUSES, Case
+from app.common.errors import DomainError
+from app.common.time import utcnow
+from app.extensions import db
+from app.sla.models import SlaClock
+from app.staff.models import StaffUser
+from app.workspace import bp
+from app.workspace.auth import staff_page
+from app.workspace.common import directory
+from app.workspace.sla_badges import LABELS, headline
+
+VIEWS = {
+    "mine": ("My cases", {"assignee": "me"}),
+    "team": ("My team's queue", {}),
+    "unassigned": ("Unassigned", {"assignee": "none"}),
+}
+SLA_FILTERS = ("on_track", "at_risk", "breached", "paused")
+PAGE_SIZE = 50
+
+
+@bp.get("/")
+@staff_page()
+def home():
+    return redirect(url_for("workspace.queue", view="mine"))
+
+
+def _filters() -> tuple[dict, list[str]]:
+    """The queue's filters from the query string, each checked against what exists."""
+    args, errors = {}, []
+    status = request.args.get("status", "")
+    if status:
+        if status not in STATUSES:
+            errors.append(f"Unknown status '{status}'.")
+        else:
+            args["status"] = status
+    channel = request.args.get("channel", "")
+    if channel:
+        if channel not in CHANNELS:
+            errors.append(f"Unknown channel '{channel}'.")
+        else:
+            args["channel"] = channel
+    sla = request.args.get("sla", "")
+    if sla:
+        if sla not in SLA_FILTERS:
+            errors.append(f"Unknown SLA state '{sla}'.")
+        else:
+            args["sla"] = sla
+    if request.args.get("category"):
+        args["category"] = request.args["category"]
+    if request.args.get("agency") and current_user.sees_all_agencies:
+        args["agency"] = request.args["agency"]
+    return args, errors
+
+
+def page_of_cases(staff: StaffUser, args: dict, cursor: str | None, limit: int = PAGE_SIZE):
+    """One page of a queue, due first: cases with a running clock by due time, then those
+    with none (waiting on the customer) newest first. Keyset-paged in both parts."""
+    values = cursors.decode(cursor) if cursor else ["d"]
+    base = dict(args, limit=limit)
+    if "status" not in base:
+        base["status"] = ",".join(OPEN_STATUSES)
+    rows: list[Case] = []
+    next_values = None
+    if values[0] == "d":
+        due_args = dict(base, sort="due")
+        if len(values) == 3:
+            due_args["cursor_values"] = values[1:]
+        rows, more = queries.list_cases(staff, due_args)
+        if more:
+            return rows, ["d", *more]
+        values = ["n"]
+    if values[0] == "n" and len(rows) < limit:
+        rest_args = dict(base, no_due=True, limit=limit - len(rows))
+        if len(values) == 2:
+            rest_args["cursor_values"] = values[1:]
+        rest, more = queries.list_cases(staff, rest_args)
+        rows = [*rows, *rest]
+        if more:
+            next_values = ["n", *more]
+    elif values[0] == "n":
+        next_values = ["n"]
+    return rows, next_values
+
+
+def queue_rows(cases: list[Case], now=None) -> list[dict]:
+    """What each row shows, with a fixed number of queries whatever the page size."""
+    now = now or utcnow()
+    d = directory()
+    ids = [c.id for c in cases]
+    clocks = defaultdict(list)
+    if ids:
+        for clock in db.session.scalars(db.select(SlaClock).where(SlaClock.case_id.in_(ids))):
+            clocks[clock.case_id].append(clock)
+    staff_ids = {c.assignee_id for c in cases if c.assignee_id}
+    names = {}
+    if staff_ids:
+        names = dict(
+            db.session.execute(
+                db.select(StaffUser.id, StaffUser.name).where(StaffUser.id.in_(staff_ids))
+            ).all()
+        )
+    rows = []
+    for case in cases:
+        category = d.categories.get(case.category_id)
+        rows.append(
+            {
+                "reference": case.reference,
+                "subject": case.subject or case.description[:120],
+                "status": case.status,
+                "channel": case.channel,
+                "priority": case.priority,
+                "agency": d.agencies[case.agency_id].code,
+                "category": category.name if category else None,
+                "assignee": names.get(case.assignee_id),
+                "assignee_id": case.assignee_id,
+                "received_at": case.received_at,
+                "badge": headline(clocks[case.id], d.calendars, now),
+                "tz": d.timezone(case.agency_id),
+            }
+        )
+    return rows
+
+
+@bp.get("/queues/<view>")
+@staff_page()
+def queue(view: str):
+    if view not in VIEWS:
+        abort(404)
+    title, fixed = VIEWS[view]
+    args, errors = _filters()
+    rows, next_cursor, status = [], None, 200
+    if not errors:
+        try:
+            cases, next_values = page_of_cases(
+                current_user, {**args, **fixed}, request.args.get("after")
+            )
+            rows = queue_rows(cases)
+            next_cursor = cursors.encode(next_values) if next_values else None
+        except DomainError as exc:
+            errors.append(exc.message)
+        except (ValidationError, ValueError, TypeError, IndexError):
+            errors.append("That page link is not valid any more; start from the first page.")
+    if errors:
+        status = 422
+    d = directory()
+    return render_template(
+        "workspace/queue.html",
+        view=view,
+        title=title,
+        rows=rows,
+        errors=errors,
+        next_cursor=next_cursor,
+        filters={k: request.args.get(k, "") for k in ("status", "category", "channel", "sla")},
+        statuses=STATUSES,
+        channels=CHANNELS,
+        sla_states=[(s, LABELS[s]) for s in SLA_FILTERS],
+        categories=sorted(
+            (
+                c
+                for c in d.categories.values()
+                if current_user.sees_all_agencies or c.agency_id == current_user.agency_id
+            ),
+            key=lambda c: c.name,
+        ),
+    ), status

@@ -1,0 +1,97 @@
+"""SLA badges for staff screens: each clock's state and business time left or overdue."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from app.sla.calendar import BusinessCalendar
+from app.sla.state import clock_state
+
+LABELS = {
+    "on_track": "On track",
+    "at_risk": "At risk",
+    "breached": "Breached",
+    "met": "Met",
+    "paused": "Paused",
+    "stopped": "Stopped",
+}
+METRIC_LABELS = {
+    "acknowledge": "Acknowledge",
+    "first_response": "First response",
+    "resolve": "Resolve",
+}
+# Which clock a case's row shows: the most urgent one.
+_URGENCY = {"breached": 0, "at_risk": 1, "on_track": 2, "paused": 3, "met": 4, "stopped": 5}
+
+
+@dataclass(frozen=True)
+class Badge:
+    state: str
+    metric: str
+    due_at: datetime | None
+    text: str  # "2 h 15 min left", "overdue by 1.5 business days", "waiting on customer"
+
+    @property
+    def label(self) -> str:
+        return LABELS.get(self.state, self.state)
+
+    @property
+    def metric_label(self) -> str:
+        return METRIC_LABELS.get(self.metric, self.metric)
+
+
+def _hours_minutes(seconds: float) -> str:
+    minutes = int(round(seconds / 60))
+    hours, minutes = divmod(minutes, 60)
+    if hours and minutes:
+        return f"{hours} h {minutes} min"
+    return f"{hours} h" if hours else f"{minutes} min"
+
+
+def _days(value: float) -> str:
+    rounded = round(value, 1)
+    text = f"{rounded:g}"
+    return f"{text} business day" + ("" if rounded == 1 else "s")
+
+
+def business_time(cal: BusinessCalendar, start: datetime, end: datetime, unit: str) -> str:
+    """Time between two instants as the clock counts it: business days or hours, or real."""
+    if unit == "business_days":
+        days = cal.business_days_between(start, end)
+        return (
+            _days(days)
+            if days >= 1
+            else _hours_minutes(cal.business_seconds_between(start, end)) + " business time"
+        )
+    if unit == "business_hours":
+        return _hours_minutes(cal.business_seconds_between(start, end)) + " business time"
+    seconds = (end - start).total_seconds()
+    return f"{seconds / 86400:.1f} days" if seconds >= 86400 else _hours_minutes(seconds)
+
+
+def badge(clock, cal: BusinessCalendar, now: datetime) -> Badge:
+    state = clock_state(clock, now)
+    if state in ("on_track", "at_risk"):
+        text = business_time(cal, now, clock.due_at, clock.unit) + " left"
+    elif state == "breached" and clock.phase == "running":
+        text = "overdue by " + business_time(cal, clock.due_at, now, clock.unit)
+    elif state == "breached":
+        text = "met late"
+    elif state == "paused":
+        text = "waiting on the customer"
+    elif state == "met":
+        text = "met on time"
+    else:
+        text = "no longer counts"
+    return Badge(state, clock.metric, clock.due_at, text)
+
+
+def headline(clocks: list, calendars: dict[int, BusinessCalendar], now: datetime) -> Badge | None:
+    """The one badge a queue row shows: its most urgent running (or paused) clock."""
+    live = [c for c in clocks if c.phase in ("running", "paused")]
+    if not live:
+        return None
+    live.sort(key=lambda c: (_URGENCY[clock_state(c, now)], c.due_at))
+    first = live[0]
+    return badge(first, calendars[first.calendar_id], now)
