@@ -33,10 +33,16 @@ def create_app(profile: str | None = None, **overrides) -> Flask:
         _sqlite_pragmas(app)
 
     from app import models  # noqa: F401  (register every table)
+    from app.public.i18n import init_babel
+
+    init_babel(app)
     from app.api import bp as api_bp
     from app.ops.health import bp as ops_bp
     from app.ops.metrics import bp as metrics_bp
+    from app.open311.views import bp as open311_bp
     from app.public import bp as public_bp
+    from app.public.performance_views import api_bp as performance_api_bp
+    from app.surveys.api import bp as surveys_api_bp
     from app.workspace import bp as workspace_bp
 
     csrf.exempt(api_bp)
@@ -44,6 +50,10 @@ def create_app(profile: str | None = None, **overrides) -> Flask:
     app.register_blueprint(ops_bp)
     app.register_blueprint(metrics_bp)
     app.register_blueprint(public_bp)
+    app.register_blueprint(performance_api_bp)
+    app.register_blueprint(surveys_api_bp)
+    csrf.exempt(open311_bp)  # form-encoded posts from apps, authenticated by api_key
+    app.register_blueprint(open311_bp)
     app.register_blueprint(workspace_bp)
     _error_handlers(app)
 

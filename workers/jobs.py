@@ -86,6 +86,14 @@ def nightly_rollup() -> dict:
 
 
 @job
+def publish_performance() -> dict:
+    from app.performance import publish
+
+    snapshot = publish()
+    return {"computed_at": snapshot.computed_at.isoformat()}
+
+
+@job
 def process_inbound(inbound_id: int) -> str:
     from app.inbound.service import process
 

@@ -17,4 +17,6 @@ SCHEDULE = (
     Periodic("workers.jobs.sla_sweep", "sla", interval=60),
     Periodic("workers.jobs.reconcile_outbox", "notify", interval=60),
     Periodic("workers.jobs.nightly_rollup", "default", cron="15 2 * * *"),
+    # The published figures on /standards and GET /api/v1/performance.
+    Periodic("workers.jobs.publish_performance", "default", interval=3600),
 )

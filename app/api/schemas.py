@@ -254,6 +254,8 @@ class CaseSchema(CaseSummarySchema):
     messages = fields.List(fields.Nested(MessageSchema))
     events = fields.List(fields.Nested(EventSchema))
     merged_cases = fields.List(fields.Nested(MergedCaseSchema))
+    # The A-11 §280 survey: when and how it was offered, and the customer's answers.
+    survey = fields.Dict(allow_none=True)
 
 
 class CaseListSchema(Schema):

@@ -149,9 +149,16 @@ def full(case: Case, merged: list[Case], now: datetime | None = None) -> dict:
                 }
                 for m in merged
             ],
+            "survey": _survey(case),
         }
     )
     return data
+
+
+def _survey(case: Case) -> dict | None:
+    from app.surveys.service import case_survey
+
+    return case_survey(case)
 
 
 def track(case: Case, now: datetime | None = None) -> dict:

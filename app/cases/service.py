@@ -354,6 +354,9 @@ def _do_resolve(case: Case, actor: StaffUser, data: dict, now: datetime) -> dict
     case.resolved_at = now
     met = sla.meet(case, (*_RESPONSE_METRICS, "resolve"), now)
     _customer_message(case, actor, summary, now, "resolved")
+    from app.surveys.service import invite  # A-11 §280: ask how it went, once per case
+
+    invite(case, now)
     return {"resolution": summary, "met": met}
 
 

@@ -61,6 +61,10 @@ def _contact_for(case: Case) -> tuple[str, str] | None:
     return None
 
 
+# Public name for services that must know the channel before writing (survey invitations).
+contact_for = _contact_for
+
+
 def _context(case: Case, lang: str, **extra) -> dict:
     agency = case.agency
     return {
@@ -76,19 +80,20 @@ def _context(case: Case, lang: str, **extra) -> dict:
 
 
 def notify_customer(
-    case: Case, kind: str, *, body: str | None = None, author=None
+    case: Case, kind: str, *, body: str | None = None, author=None, context: dict | None = None
 ) -> tuple[Message, OutboxItem | None]:
     """Add an outbound message to the case and queue its delivery on the customer's channel,
     in their language. `kind` names the template (acknowledgment, message, request_info,
     resolved, transferred); `body` is what a caseworker wrote, kept on the case as written.
 
     With no way to reach the customer (or `preferred_contact` "none") the message is still
-    kept on the case, and nothing is queued.
+    kept on the case, and nothing is queued. `context` adds template variables (a survey link).
     """
     contact = None if case.preferred_contact == "none" else _contact_for(case)
     lang = case.language or "en"
     channel = contact[0] if contact else (case.preferred_contact or case.channel)
-    subject, text = render(kind, lang, channel, **_context(case, lang, body=body or ""))
+    extra = {"body": body or "", **(context or {})}
+    subject, text = render(kind, lang, channel, **_context(case, lang, **extra))
     message = Message(direction="outbound", channel=channel, body=body or text, author=author)
     case.messages.append(message)
     if contact is None:

@@ -31,7 +31,7 @@ from app.cases import service as cases
 from app.cases.models import Case
 from app.common.errors import Invalid, NotFound
 from app.customers.service import customer_has_contact
-from app.directory.models import Agency, Category, ServiceStandard
+from app.directory.models import Category
 from app.extensions import db, limiter
 from app.public import bp
 
@@ -336,24 +336,3 @@ def track():
     context["summary"] = [(f, m) for f in ("reference", "contact") for m in errors.get(f, [])]
     response = make_response(render_template("public/track.html", **context), status)
     return _private(response)
-
-
-# --- Posted service standards --------------------------------------------------------------
-
-
-def _standard_groups() -> list[tuple[Agency, list[ServiceStandard]]]:
-    rows = db.session.scalars(db.select(ServiceStandard)).all()
-    rows.sort(
-        key=lambda s: (
-            s.agency.name.lower(),
-            s.category is not None,
-            s.category.name.lower() if s.category else "",
-            presenters.METRIC_ORDER.get(s.metric, 9),
-        )
-    )
-    return [(agency, list(items)) for agency, items in groupby(rows, key=lambda s: s.agency)]
-
-
-@bp.get("/standards")
-def standards():
-    return render_template("public/standards.html", groups=_standard_groups())

@@ -1,0 +1,54 @@
+"""English and Spanish for the public site (Flask-Babel).
+
+The language comes from the URL (`?lang=es`, remembered for the visit), else from the
+browser's Accept-Language; every page links to the other language.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask, request, session, url_for
+from flask_babel import Babel, get_locale
+
+LANGUAGES = ("en", "es")
+TRANSLATIONS = Path(__file__).parent / "translations"
+
+
+def select_locale() -> str:
+    asked = request.args.get("lang", "")
+    if asked in LANGUAGES:
+        if session.get("lang") != asked:
+            session["lang"] = asked
+        return asked
+    if session.get("lang") in LANGUAGES:
+        return session["lang"]
+    return request.accept_languages.best_match(LANGUAGES) or "en"
+
+
+def current_language() -> str:
+    locale = get_locale()
+    return locale.language if locale and locale.language in LANGUAGES else "en"
+
+
+def init_babel(app: Flask) -> None:
+    app.config.setdefault("BABEL_DEFAULT_LOCALE", "en")
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(TRANSLATIONS))
+    Babel(app, locale_selector=select_locale)
+
+    @app.context_processor
+    def _language() -> dict:
+        return {"current_language": current_language, "other_language_url": other_language_url}
+
+
+def other_language_url() -> tuple[str, str, str]:
+    """(url, language code, label) of this page in the other language."""
+    other = "en" if current_language() == "es" else "es"
+    args = request.args.to_dict()
+    args["lang"] = other
+    view_args = request.view_args or {}
+    try:
+        url = url_for(request.endpoint, **view_args, **args)
+    except Exception:  # noqa: BLE001 - an error page without an endpoint: the home page
+        url = url_for("public.home", lang=other)
+    return url, other, "English" if other == "en" else "Español"

@@ -1,0 +1,163 @@
+"""Measured results beside the posted standards: `/standards` and `GET /api/v1/performance`.
+
+Both read the published snapshot (app.performance), so the page and the API always show
+the same figures and the time they were computed.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime
+from itertools import groupby
+
+from flask import Blueprint, Response, jsonify, render_template, request
+
+from app import performance
+from app.public import bp
+
+api_bp = Blueprint("performance_api", __name__, url_prefix="/api/v1")
+
+CSV_COLUMNS = (
+    "agency",
+    "agency_name",
+    "category",
+    "metric",
+    "wording",
+    "target",
+    "unit",
+    "goal",
+    "period",
+    "start",
+    "end",
+    "met",
+    "breached",
+    "open_past_due",
+    "sample",
+    "percent_met",
+    "channels",
+    "computed_at",
+)
+
+# The trend chart's drawing box (SVG user units).
+CHART_W, CHART_H, CHART_PAD = 240, 80, 6
+
+
+def trend_chart(trend: list[dict], goal: float) -> dict:
+    """Points of the monthly trend for a small SVG line chart: months with too few cases
+    leave a gap rather than a misleading point."""
+    step = (CHART_W - 2 * CHART_PAD) / max(len(trend) - 1, 1)
+
+    def y(percent: float) -> float:
+        return round(CHART_H - CHART_PAD - (CHART_H - 2 * CHART_PAD) * percent / 100, 1)
+
+    segments: list[list[tuple[float, float]]] = [[]]
+    points = []
+    for i, month in enumerate(trend):
+        if month["percent_met"] is None:
+            if segments[-1]:
+                segments.append([])
+            continue
+        point = (round(CHART_PAD + i * step, 1), y(month["percent_met"]))
+        segments[-1].append(point)
+        points.append(point)
+    return {
+        "width": CHART_W,
+        "height": CHART_H,
+        "goal_y": y(goal),
+        "lines": [" ".join(f"{x},{yy}" for x, yy in seg) for seg in segments if len(seg) > 1],
+        "points": points,
+        "any": bool(points),
+    }
+
+
+def _filtered(figures: dict, agency: str | None) -> list[dict]:
+    rows = figures["standards"]
+    if agency:
+        rows = [r for r in rows if r["agency"]["code"] == agency.upper()]
+    return rows
+
+
+@bp.get("/standards")
+def standards():
+    figures = performance.published().figures
+    rows = figures["standards"]
+    for row in rows:
+        row["chart"] = trend_chart(row["trend"], row["goal"])
+    groups = [
+        (code, list(items)) for code, items in groupby(rows, key=lambda r: r["agency"]["code"])
+    ]
+    return render_template(
+        "public/standards.html",
+        groups=groups,
+        computed_at=datetime.fromisoformat(figures["computed_at"]),
+        minimum_sample=figures["minimum_sample"],
+    )
+
+
+def _csv(figures: dict, rows: list[dict]) -> Response:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\r\n")
+    writer.writeheader()
+    for r in rows:
+        for period, p in r["periods"].items():
+            writer.writerow(
+                {
+                    "agency": r["agency"]["code"],
+                    "agency_name": r["agency"]["name"],
+                    "category": r["category"] or "",
+                    "metric": r["metric"],
+                    "wording": r["wording"],
+                    "target": f"{r['target']:g}",
+                    "unit": r["unit"],
+                    "goal": f"{r['goal']:g}",
+                    "period": period,
+                    "start": p["start"],
+                    "end": p["end"],
+                    "met": p["met"],
+                    "breached": p["breached"],
+                    "open_past_due": p["open_past_due"],
+                    "sample": p["sample"],
+                    "percent_met": "" if p["percent_met"] is None else p["percent_met"],
+                    "channels": ";".join(f"{k}:{v}" for k, v in p["channels"].items()),
+                    "computed_at": figures["computed_at"],
+                }
+            )
+    return Response(
+        out.getvalue(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="performance.csv"'},
+    )
+
+
+@api_bp.get("/performance")
+def performance_figures():
+    """Measured results per posted standard and period (JSON, or CSV with ?format=csv).
+    ---
+    get:
+      summary: Met, breached and open-past-due counts per standard, last quarter and 12 months
+      parameters:
+        - in: query
+          name: format
+          schema: {type: string, enum: [json, csv]}
+        - in: query
+          name: agency
+          schema: {type: string}
+    """
+    fmt = request.args.get("format", "").lower()
+    if not fmt:
+        best = request.accept_mimetypes.best_match(["application/json", "text/csv"])
+        fmt = "csv" if best == "text/csv" else "json"
+    if fmt not in ("json", "csv"):
+        return jsonify({"errors": {"format": ["Use json or csv."]}}), 422
+    figures = performance.published().figures
+    rows = _filtered(figures, request.args.get("agency"))
+    if fmt == "csv":
+        return _csv(figures, rows)
+    return jsonify(
+        {
+            "computed_at": figures["computed_at"],
+            "minimum_sample": figures["minimum_sample"],
+            "standards": rows,
+        }
+    )
