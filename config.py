@@ -38,6 +38,14 @@ class Config:
     TWILIO_ACCOUNT_SID = _env("TWILIO_ACCOUNT_SID")
     TWILIO_AUTH_TOKEN = _env("TWILIO_AUTH_TOKEN")
     TWILIO_FROM_NUMBER = _env("TWILIO_FROM_NUMBER")
+    # SMS: more numbers complaints may be texted to (comma-separated), Twilio's API base
+    # (a regional edge), texts per number per window before we ask them to slow down, and
+    # the largest MMS photo we fetch.
+    SMS_NUMBERS = _env("SMS_NUMBERS")
+    TWILIO_API_BASE = _env("TWILIO_API_BASE")
+    SMS_RATE_LIMIT = int(_env("SMS_RATE_LIMIT", "10"))
+    SMS_RATE_WINDOW = int(_env("SMS_RATE_WINDOW", "600"))
+    SMS_MEDIA_MAX_BYTES = int(_env("SMS_MEDIA_MAX_BYTES", str(5 * 1024 * 1024)))
     SMTP_URL = _env("SMTP_URL")
     INTAKE_EMAIL_ADDRESS = _env("INTAKE_EMAIL_ADDRESS", "complaints@redress.localhost")
     INBOUND_EMAIL_TOKEN = _env("INBOUND_EMAIL_TOKEN")

@@ -16,6 +16,7 @@ from app.notify.models import OutboxItem
 from app.open311.models import Open311App
 from app.performance import PerformanceDaily, PerformanceSnapshot
 from app.sla.models import SlaClock
+from app.sms.models import SmsConversation
 from app.staff.models import ApiToken, StaffUser
 from app.surveys.models import SurveyInvitation, SurveyResponse
 from app.workspace.models import SavedReply
@@ -43,6 +44,7 @@ __all__ = [
     "SavedReply",
     "ServiceStandard",
     "SlaClock",
+    "SmsConversation",
     "StaffUser",
     "SurveyInvitation",
     "SurveyResponse",

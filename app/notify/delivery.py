@@ -99,6 +99,12 @@ def _retry(item: OutboxItem, error: str, now: datetime) -> None:
     item.next_attempt_at = now + timedelta(seconds=BACKOFF[item.attempts - 1])
 
 
+def provider_failed(item: OutboxItem, error: str, now: datetime) -> None:
+    """A provider's later word that a sent message never arrived (a Twilio status callback):
+    the row is failed and the case shows why, as for a failure at sending time."""
+    _fail(item, error, now)
+
+
 def _fail(item: OutboxItem, error: str, now: datetime) -> None:
     item.state = "failed"
     item.last_error = error

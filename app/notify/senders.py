@@ -18,6 +18,13 @@ def sender_for(channel: str) -> Sender:
     if channel in _extra:
         return _extra[channel]
     config = current_app.config
+    if channel == "sms":
+        # Twilio when TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_FROM_NUMBER are set.
+        from app.sms.service import configured_sender
+
+        twilio = configured_sender()
+        if twilio is not None:
+            return twilio
     if channel == "email" and config.get("SMTP_URL"):
         return SmtpSender(config["SMTP_URL"], config["INTAKE_EMAIL_ADDRESS"])
     return RecordingSender(channel)

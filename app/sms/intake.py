@@ -1,0 +1,325 @@
+"""The inbound SMS processor: a stored Twilio form becomes a case, a message on a case,
+or a keyword answered; the reply text is kept on the inbound row for the TwiML answer."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import datetime, timedelta
+
+from flask import current_app
+
+from app.cases import presenters
+from app.cases.models import OPEN_STATUSES, Case, Event, Message
+from app.cases.service import customer_replied, flag_case, open_case
+from app.customers.models import Customer
+from app.extensions import db
+from app.inbound.models import InboundMessage
+from app.inbound.service import record
+from app.sla import service as sla
+from app.sms import media as mms
+from app.sms import service
+from app.sms.models import SmsConversation
+from channels.contacts import ContactError, mask_contact, normalize_phone
+from channels.intake import Intake
+from channels.sms import keywords, replies, webhook
+from channels.sms.conversation import CaseFacts, Conversation, Decision, decide
+
+log = logging.getLogger(__name__)
+
+# Texts per number per window before we ask the sender to slow down.
+DEFAULT_RATE_LIMIT = 10
+DEFAULT_RATE_WINDOW = 600  # seconds
+# How many of a number's cases the conversation considers (most recent first).
+CASES_CONSIDERED = 20
+# Keywords a carrier requires us to honour whatever else is going on.
+ALWAYS_HONOURED = ("stop", "start", "help")
+
+_answering: ContextVar[bool] = ContextVar("sms_answering", default=False)
+
+
+@contextmanager
+def answering() -> Iterator[None]:
+    """While the webhook waits: replies go back in the TwiML answer. Without it (a retry on
+    a worker, long after Twilio's request) a new case is acknowledged through the outbox."""
+    token = _answering.set(True)
+    try:
+        yield
+    finally:
+        _answering.reset(token)
+
+
+def process(row: InboundMessage, now: datetime) -> None:
+    """Processor for channel "sms" (see app.inbound.service.PROCESSORS). Never commits."""
+    sms = webhook.inbound(webhook.form(row.raw))
+    if sms.other_channel:
+        record(
+            row,
+            "ignored",
+            kind="other_channel",
+            reason=f"a {sms.other_channel} message; this number takes SMS only",
+        )
+        return
+    if not service.is_our_number(sms.to):
+        log.warning("SMS to a number that is not ours; ignored", extra={"channel": "sms"})
+        record(
+            row,
+            "ignored",
+            kind="unknown_to",
+            reason=f"sent to {sms.to[:30]!r}, which is not one of our numbers",
+        )
+        return
+    try:
+        phone = normalize_phone(sms.sender)
+    except ContactError as exc:
+        record(row, "ignored", kind="bad_sender", reason=f"sender {sms.sender[:30]!r}: {exc}")
+        return
+    conversation = _conversation(phone)
+    keyword = keywords.parse(sms.body)
+    limited = _count_and_check(conversation, now)
+    if limited and not (keyword and keyword.meaning in ALWAYS_HONOURED):
+        _rate_limited(row, conversation, phone, now)
+        return
+    customer = service.customer_by_phone(phone)
+    cases = _cases(customer)
+    facts = Conversation(
+        cases=tuple(_facts(case) for case in cases),
+        current=conversation.current_case.reference if conversation.current_case else None,
+        start_new=conversation.start_new,
+        language=conversation.language or (customer.language if customer else "en"),
+    )
+    decision = decide(sms.body, facts, has_media=bool(sms.media))
+    if decision.keyword:
+        conversation.language = decision.language
+    by_reference = {case.reference: case for case in cases}
+    target = by_reference.get(decision.case) if decision.case else None
+    # After STOP (until START) nothing is texted back, not even through TwiML.
+    silenced = service.phone_status(phone) == "opted_out" and decision.action not in (
+        "start",
+        "help",
+    )
+    reply = _HANDLERS[decision.action](row, sms, phone, conversation, decision, target, now)
+    row.reply = None if silenced and decision.action != "stop" else reply
+
+
+def _conversation(phone: str) -> SmsConversation:
+    conversation = db.session.scalar(
+        db.select(SmsConversation).where(SmsConversation.phone == phone)
+    )
+    if conversation is None:
+        conversation = SmsConversation(phone=phone, language="en", window_count=0)
+        db.session.add(conversation)
+        db.session.flush()
+    return conversation
+
+
+def _count_and_check(conversation: SmsConversation, now: datetime) -> bool:
+    """Count this text in the number's window; True when it is over the limit."""
+    config = current_app.config
+    limit = int(config.get("SMS_RATE_LIMIT") or DEFAULT_RATE_LIMIT)
+    window = timedelta(seconds=int(config.get("SMS_RATE_WINDOW") or DEFAULT_RATE_WINDOW))
+    start = conversation.window_started_at
+    if start is None or now - start >= window or now < start:
+        conversation.window_started_at = now
+        conversation.window_count = 0
+        conversation.limited_at = None
+    conversation.window_count = (conversation.window_count or 0) + 1
+    return conversation.window_count > limit
+
+
+def _rate_limited(
+    row: InboundMessage, conversation: SmsConversation, phone: str, now: datetime
+) -> None:
+    """Kept in the inbound store with the reason, the case flagged, one polite reply."""
+    config = current_app.config
+    limit = int(config.get("SMS_RATE_LIMIT") or DEFAULT_RATE_LIMIT)
+    minutes = int(config.get("SMS_RATE_WINDOW") or DEFAULT_RATE_WINDOW) // 60
+    case = conversation.current_case
+    if case is None or case.status not in OPEN_STATUSES:
+        cases = _cases(service.customer_by_phone(phone))
+        case = next((c for c in cases if c.status in OPEN_STATUSES), None)
+    reason = (
+        f"rate limited: more than {limit} texts in {minutes} minutes from this number; "
+        "kept here, not added to a case"
+    )
+    if case is not None:
+        flag_case(case, "sms_rate_limited", f"Texts from {mask_contact(phone)}: {reason}.", now)
+    record(row, "ignored", kind="rate_limited", reason=reason, case=case)
+    if conversation.limited_at is None and service.phone_status(phone) != "opted_out":
+        conversation.limited_at = now
+        row.reply = replies.simple("limited", conversation.language or "en")
+    else:
+        row.reply = None
+
+
+def _cases(customer: Customer | None) -> list[Case]:
+    if customer is None:
+        return []
+    return list(
+        db.session.scalars(
+            db.select(Case)
+            .where(Case.customer_id == customer.id, Case.merged_into_id.is_(None))
+            .order_by(Case.received_at.desc(), Case.id.desc())
+            .limit(CASES_CONSIDERED)
+        )
+    )
+
+
+def _promise(case: Case, language: str) -> str | None:
+    """The next thing we promised, in plain words (the first running clock after the
+    acknowledgment, which an SMS case has had by the time anyone asks)."""
+    sentences = presenters.promise_sentences(case, language, skip=("acknowledge",))
+    return sentences[0] if sentences else None
+
+
+def _facts(case: Case) -> CaseFacts:
+    is_open = case.status in OPEN_STATUSES
+    return CaseFacts(
+        reference=case.reference,
+        status=case.status,
+        agency=case.agency.code,
+        is_open=is_open,
+        promise={lang: _promise(case, lang) for lang in ("en", "es")} if is_open else {},
+    )
+
+
+def _meta(sms: webhook.InboundSms) -> dict:
+    return {"to": sms.to, "media": len(sms.media)}
+
+
+def _body(sms: webhook.InboundSms, language: str) -> str:
+    return sms.body.strip() or replies.text("photo_only", language)
+
+
+def _attach(case: Case, message: Message, sms: webhook.InboundSms, now: datetime) -> None:
+    if not sms.media:
+        return
+    skipped = mms.store_all(case, message, sms.media)
+    if skipped:
+        message.meta = {**(message.meta or {}), "media_skipped": skipped}
+        reasons = "; ".join(f"item {s['index'] + 1}: {s['reason']}" for s in skipped)
+        flag_case(case, "sms_media_missing", f"Photos sent by MMS were not kept ({reasons}).", now)
+
+
+def _reply_on_case(case: Case, text: str, now: datetime) -> Message:
+    """The TwiML reply, kept on the case as an outbound message like any other."""
+    message = Message(
+        direction="outbound", channel="sms", body=text, created_at=now, meta={"via": "twiml"}
+    )
+    case.messages.append(message)
+    return message
+
+
+def _open(row, sms, phone, conversation, decision: Decision, target, now) -> str | None:
+    lang = decision.language
+    # A reply in the TwiML answer is the acknowledgment, unless the number opted out or
+    # Twilio's request is long gone (a retry): then the outbox acknowledges.
+    in_reply = _answering.get() and service.phone_status(phone) != "opted_out"
+    case, _ = open_case(
+        Intake(
+            channel="sms",
+            description=_body(sms, lang),
+            phone=phone,
+            language=lang,
+            received_at=row.received_at,
+        ),
+        now=now,
+        commit=False,
+        acknowledge=not in_reply,
+        external_id=sms.sid,
+        message_meta=_meta(sms),
+    )
+    message = case.messages[0]
+    _attach(case, message, sms, now)
+    conversation.current_case = case
+    conversation.start_new = False
+    record(row, "case_opened", kind="new_case", case=case, message=message)
+    if not in_reply:
+        return None
+    text = replies.case_opened(
+        case.reference,
+        case.agency.code,
+        _promise(case, lang),
+        presenters.tracking_url(case),
+        lang,
+    )
+    _reply_on_case(case, text, now)
+    if sla.meet(case, ("acknowledge",), now):
+        case.events.append(
+            Event(
+                kind="acknowledged",
+                actor_type="system",
+                at=now,
+                after={"channel": "sms", "state": "twiml reply"},
+            )
+        )
+    return text
+
+
+def _add(row, sms, phone, conversation, decision: Decision, target: Case, now) -> str | None:
+    message = customer_replied(
+        target, _body(sms, decision.language), "sms", now, external_id=sms.sid, meta=_meta(sms)
+    )
+    _attach(target, message, sms, now)
+    record(row, "threaded", kind="reply", case=target, message=message)
+    if _answering.get():
+        _reply_on_case(target, decision.reply, now)
+    return decision.reply
+
+
+def _keyword(reason: str):
+    def handle(row, sms, phone, conversation, decision: Decision, target, now) -> str | None:
+        record(row, "ignored", kind="keyword", reason=reason.format(ref=decision.case), case=target)
+        return decision.reply
+
+    return handle
+
+
+def _switch(row, sms, phone, conversation, decision, target, now) -> str | None:
+    conversation.current_case = target
+    conversation.start_new = False
+    return _keyword("CASE: later texts go to {ref}")(
+        row, sms, phone, conversation, decision, target, now
+    )
+
+
+def _start_new(row, sms, phone, conversation, decision, target, now) -> str | None:
+    conversation.start_new = True
+    return _keyword("NEW: the next text opens a new case")(
+        row, sms, phone, conversation, decision, target, now
+    )
+
+
+def _stop(row, sms, phone, conversation, decision, target, now) -> str | None:
+    flagged = service.opt_out(phone, "texted STOP", now)
+    record(
+        row, "ignored", kind="keyword", reason=f"STOP: opted out; {flagged} open case(s) flagged"
+    )
+    return decision.reply
+
+
+def _start(row, sms, phone, conversation, decision, target, now) -> str | None:
+    service.opt_in(phone, now)
+    record(row, "ignored", kind="keyword", reason="START: opted back in")
+    return decision.reply
+
+
+def _empty(row, sms, phone, conversation, decision, target, now) -> str | None:
+    record(row, "ignored", kind="empty", reason="an empty text with no media: nothing to act on")
+    return decision.reply
+
+
+_HANDLERS = {
+    "open_case": _open,
+    "add_to_case": _add,
+    "switch": _switch,
+    "start_new": _start_new,
+    "status": _keyword("STATUS of {ref} answered"),
+    "help": _keyword("HELP answered"),
+    "not_found": _keyword("CASE/STATUS: no such open case for this number ({ref})"),
+    "stop": _stop,
+    "start": _start,
+    "empty": _empty,
+}

@@ -1,0 +1,1 @@
+"""The SMS channel (Twilio): keywords, the conversation, segment budgets, the sender."""
