@@ -10,4 +10,4 @@ bp = Blueprint(
     static_url_path="/static/public",
 )
 
-from app.public import performance_views, views  # noqa: E402,F401
+from app.public import performance_views, survey_views, views  # noqa: E402,F401

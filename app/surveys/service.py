@@ -11,7 +11,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask import current_app, url_for
+from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
 from app.cases.models import Case
@@ -127,8 +127,9 @@ def resolve_standard_met(case: Case, now: datetime | None = None) -> bool | None
 
 
 def survey_url(token: str) -> str:
+    # Built by hand, like the tracking link: invitations are also sent from jobs and the CLI.
     base = current_app.config["PUBLIC_BASE_URL"].rstrip("/")
-    return base + url_for("public.survey", token=token)
+    return f"{base}/survey/{token}"
 
 
 def invite(case: Case, now: datetime | None = None) -> SurveyInvitation | None:
