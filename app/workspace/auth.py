@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from functools import wraps
 from urllib.parse import urlsplit
 
-from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask import current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_login import LoginManager, current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFError
 
@@ -155,6 +155,7 @@ def login():
             staff, error = attempt_sign_in(email, password, now)
             if staff is not None:
                 session.clear()  # a fresh session: nothing carried over from before sign-in
+                g.pop("csrf_token", None)  # nor a form token cached for this request
                 login_user(staff)
                 session[_SIGNED_IN] = session[_SEEN] = now.timestamp()
                 return redirect(_safe_next(request.args.get("next")))
