@@ -50,8 +50,22 @@ class Config:
     INTAKE_EMAIL_ADDRESS = _env("INTAKE_EMAIL_ADDRESS", "complaints@redress.localhost")
     INBOUND_EMAIL_TOKEN = _env("INBOUND_EMAIL_TOKEN")
     IMAP_URL = _env("IMAP_URL")
+    # Email channel: more addresses we take mail for (comma-separated), size limits, and how
+    # many messages one sender may send per hour before the rest are kept but not acted on.
+    INTAKE_EMAIL_ALIASES = _env("INTAKE_EMAIL_ALIASES", "")
+    EMAIL_MAX_MESSAGE_BYTES = int(_env("EMAIL_MAX_MESSAGE_BYTES", str(25 * 1024 * 1024)))
+    EMAIL_MAX_ATTACHMENT_BYTES = int(_env("EMAIL_MAX_ATTACHMENT_BYTES", str(10 * 1024 * 1024)))
+    EMAIL_SENDER_LIMIT = int(_env("EMAIL_SENDER_LIMIT", "20"))
     SCAN_DROP_DIR = _env("SCAN_DROP_DIR")
     ATTACHMENT_DIR = _env("ATTACHMENT_DIR", str(INSTANCE_DIR / "attachments"))
+    # Paper mail: the return address printed on letters (shows in the envelope's upper
+    # window), where rendered letters wait to be printed, and the mailroom's time zone (a
+    # manifest's received date starts that day there).
+    MAIL_RETURN_ADDRESS = _env(
+        "MAIL_RETURN_ADDRESS", "Complaints Mailroom\nPO Box 0000\nWashington, DC 20000"
+    )
+    LETTER_SPOOL_DIR = _env("LETTER_SPOOL_DIR")
+    MAILROOM_TIME_ZONE = _env("MAILROOM_TIME_ZONE", "America/New_York")
     # Largest request body accepted anywhere; a bigger one is answered 413 before parsing.
     MAX_CONTENT_LENGTH = int(_env("MAX_CONTENT_LENGTH", str(2 * 1024 * 1024)))
     # Public complaint API: per client address.

@@ -11,7 +11,9 @@ from app.directory.models import (
     RoutingRule,
     ServiceStandard,
 )
+from app.email.models import MailboxState, SenderWindow
 from app.inbound.models import InboundMessage
+from app.mailroom.models import PrintBatch
 from app.notify.models import OutboxItem
 from app.open311.models import Open311App
 from app.performance import PerformanceDaily, PerformanceSnapshot
@@ -34,14 +36,17 @@ __all__ = [
     "Event",
     "IdempotencyKey",
     "InboundMessage",
+    "MailboxState",
     "Message",
     "Open311App",
     "OutboxItem",
     "PerformanceDaily",
+    "PrintBatch",
     "PerformanceSnapshot",
     "Queue",
     "RoutingRule",
     "SavedReply",
+    "SenderWindow",
     "ServiceStandard",
     "SlaClock",
     "SmsConversation",

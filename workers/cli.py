@@ -4,6 +4,7 @@ the failed-job tools (which need RQ)."""
 from __future__ import annotations
 
 import logging
+import os
 import sched
 import time
 
@@ -12,6 +13,10 @@ from flask import Flask
 from flask.cli import FlaskGroup
 
 log = logging.getLogger(__name__)
+
+# Tesseract (OCR of scanned letters) thrashes with its own threads on small machines: one
+# thread per process, set before any worker or job starts it.
+os.environ.setdefault("OMP_THREAD_LIMIT", "1")
 
 
 def _create(*_args) -> Flask:

@@ -98,3 +98,25 @@ def process_inbound(inbound_id: int) -> str:
     from app.inbound.service import process
 
     return process(inbound_id)
+
+
+@job
+def scan_drop_folder() -> dict:
+    """Process the mailroom drop folder, when one is configured (OCR runs single-threaded:
+    see channels.mail_scans.extract)."""
+    from pathlib import Path
+
+    from flask import current_app
+
+    from app.mailroom.drop import process_folder
+
+    folder = current_app.config.get("SCAN_DROP_DIR")
+    if not folder or not Path(folder).is_dir():
+        return {"skipped": "SCAN_DROP_DIR is not set or not a folder"}
+    report = process_folder(Path(folder))
+    return {
+        "opened": report.opened,
+        "review": report.review,
+        "duplicates": report.duplicates,
+        "failed": report.failed,
+    }

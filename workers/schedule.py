@@ -19,4 +19,6 @@ SCHEDULE = (
     Periodic("workers.jobs.nightly_rollup", "default", cron="15 2 * * *"),
     # The published figures on /standards and GET /api/v1/performance.
     Periodic("workers.jobs.publish_performance", "default", interval=3600),
+    # The mailroom drop folder (SCAN_DROP_DIR); does nothing when it is not set.
+    Periodic("workers.jobs.scan_drop_folder", "intake", interval=60),
 )

@@ -480,6 +480,13 @@ def customer_replied(
     return message
 
 
+def add_event(
+    case: Case, kind: str, now: datetime, *, after: dict | None = None, detail: str | None = None
+) -> Event:
+    """Record something the system did or learned about a case (for channel code)."""
+    return _event(case, kind, None, now, after=after, detail=detail)
+
+
 def flag_case(case: Case, flag: str, detail: str, now: datetime | None = None) -> bool:
     """Raise a flag a caseworker must look at (an undeliverable address, an opt-out, a
     message to review). Idempotent; returns whether the flag is new."""

@@ -50,6 +50,10 @@ class OutboxItem(db.Model):
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
     provider_ref: Mapped[str | None] = mapped_column(String(200))
+    # Printed letters: the batch the mailroom printed this in (None: waiting to be batched).
+    print_batch_id: Mapped[int | None] = mapped_column(
+        ForeignKey("print_batches.id", ondelete="SET NULL")
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

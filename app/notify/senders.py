@@ -18,6 +18,11 @@ def sender_for(channel: str) -> Sender:
     if channel in _extra:
         return _extra[channel]
     config = current_app.config
+    if channel == "mail":
+        # Letters need no outside provider: they are rendered into the mailroom's print spool.
+        from app.mailroom.letters import sender
+
+        return sender()
     if channel == "sms":
         # Twilio when TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_FROM_NUMBER are set.
         from app.sms.service import configured_sender

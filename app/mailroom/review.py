@@ -1,0 +1,78 @@
+"""The scan review queue: letters a person must read before they are routed."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from app.cases import service as cases
+from app.cases.models import OPEN_STATUSES, Case
+from app.common.errors import Invalid
+from app.common.time import utcnow
+from app.extensions import db
+from app.routing import service as routing
+from app.routing.engine import RoutingInput
+from app.staff.models import StaffUser
+
+FLAG = "scan_review"
+MAX_TEXT = 20000
+
+
+def review_queue(staff: StaffUser) -> list[Case]:
+    """Open cases from scans waiting for a person, the oldest letter first; a caseworker
+    sees their agency's (scans that could not be read go to the front door's queue)."""
+    stmt = (
+        db.select(Case)
+        .where(Case.channel == "mail", Case.status.in_(OPEN_STATUSES))
+        .order_by(Case.received_at, Case.id)
+    )
+    if not staff.sees_all_agencies:
+        stmt = stmt.where(Case.agency_id == staff.agency_id)
+    return [c for c in db.session.scalars(stmt) if c.has_flag(FLAG)]
+
+
+def correct_text(
+    case: Case, text: str, actor: StaffUser, *, reroute: bool = True, now: datetime | None = None
+) -> tuple[Case, str | None]:
+    """Replace what OCR read with what the letter says, and route the case on it.
+
+    The OCR text is kept on the message. Returns the case and the agency it was transferred
+    to (None when it stays). A transfer goes through the ordinary transfer action, so the
+    clock, the history and the customer's notice behave as for any transfer.
+    """
+    now = now or utcnow()
+    text = (text or "").strip()
+    if not text:
+        raise Invalid("Type the letter's text.", field="text")
+    if len(text) > MAX_TEXT:
+        raise Invalid(f"At most {MAX_TEXT} characters.", field="text")
+    message = next((m for m in case.messages if m.direction == "inbound"), None)
+    if message is not None:
+        message.meta = {**(message.meta or {}), "ocr_text": message.body}
+        message.body = text
+    case.description = text
+    cases.add_event(case, "scan_text_corrected", now, after={"characters": len(text)})
+    cases.clear_flag(case, FLAG, actor, now)
+    moved_to = None
+    if reroute:
+        routed = routing.route(
+            RoutingInput(
+                text=text, category=None, channel="mail", zip=case.zip, language=case.language
+            )
+        )
+        cases.add_event(
+            case,
+            "rerouted",
+            now,
+            after={"agency": routed.agency.code, "rule": routed.decision.rule_name},
+            detail=routed.decision.explanation,
+        )
+        if routed.agency.id != case.agency_id:
+            moved_to = routed.agency.code
+            reason = f"Routed on the corrected letter text: {routed.decision.explanation}"
+            data = {"agency": moved_to, "reason": reason[:500]}
+            if routed.queue is not None:
+                data["queue"] = routed.queue.code
+            cases.act(case, "transfer", actor, data, now)
+            return case, moved_to
+    db.session.commit()
+    return case, moved_to

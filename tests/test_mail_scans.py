@@ -1,0 +1,195 @@
+"""Reading scanned letters (no database): text layers, real OCR, contacts, manifests, letters."""
+
+from __future__ import annotations
+
+import io
+import unicodedata
+from datetime import date
+from pathlib import Path
+
+import pytest
+from pypdf import PdfReader
+
+from channels.letters import LetterSender, address_lines
+from channels.mail_scans.extract import MAX_PAGES, ScanError, extract, ocr_available
+from channels.mail_scans.letter_text import find_contacts
+from channels.mail_scans.manifest import ManifestError, parse_manifest
+from channels.senders import OutboundMessage
+from tests.scans import image_bytes, image_only_pdf, multipage_tiff, render_page, text_pdf
+
+needs_ocr = pytest.mark.skipif(not ocr_available(), reason="tesseract is not installed")
+OCR_SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "data" / "ocr_testimages"
+
+LETTER = """Dear Sir or Madam,
+
+A debt collector calls me at work every day about a
+credit card debt that I paid off in 2024.
+
+Please make them stop. You can call me at (202) 555-0143.
+
+Sincerely,
+Maria Lopez
+42 Oak Avenue, Apt 3
+Springfield, IL 62704"""
+
+
+def _words(text: str) -> str:
+    return " ".join(text.replace("|", "I").split())
+
+
+def test_pdf_text_layer_is_read_without_ocr():
+    scan = extract(text_pdf(LETTER))
+    assert scan.kind == "pdf" and scan.pages[0].method == "text_layer"
+    assert "debt collector calls me at work every day" in _words(scan.text)
+
+
+@needs_ocr
+def test_noisy_skewed_png_is_read_by_ocr_with_its_confidence():
+    scan = extract(image_bytes(render_page(LETTER)))
+    assert scan.pages[0].method == "ocr"
+    assert "debt collector calls me at work every day" in _words(scan.text)
+    assert scan.confidence > 80
+
+
+@needs_ocr
+def test_image_only_pdf_and_multipage_tiff_are_read_page_by_page():
+    second = "Page two: they also sent letters to my neighbor."
+    pages = [render_page(LETTER), render_page(second, seed=3)]
+    for data in (image_only_pdf(pages), multipage_tiff(pages)):
+        scan = extract(data)
+        assert [p.method for p in scan.pages] == ["ocr", "ocr"]
+        assert "they also sent letters to my neighbor" in _words(scan.pages[1].text)
+
+
+@needs_ocr
+def test_upside_down_scan_is_turned_before_reading():
+    scan = extract(image_bytes(render_page(LETTER).rotate(180)))
+    assert "debt collector calls me" in _words(scan.text)
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (b"", "empty"),
+        (b"%PDF-1.4\n1 0 obj <</Type /Catalog>> garbage", "damaged"),
+        (b"PK\x03\x04 a zip file, not a scan", "not a PDF, PNG, TIFF or JPEG"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00 truncated", "damaged"),
+    ],
+)
+def test_unreadable_files_say_why_in_words_a_clerk_understands(data, reason):
+    with pytest.raises(ScanError, match=reason):
+        extract(data)
+
+
+def test_password_protected_pdf_is_refused_with_the_reason():
+    with pytest.raises(ScanError, match="password-protected"):
+        extract(text_pdf(LETTER, password="secret"))
+
+
+def test_too_many_pages_is_refused_with_the_limit():
+    with pytest.raises(ScanError, match=f"limit is {MAX_PAGES}"):
+        extract(text_pdf("A page.", pages=MAX_PAGES + 1))
+
+
+def test_contacts_are_found_in_the_letter_text():
+    found = find_contacts(LETTER + "\nor email maria.lopez@example.org")
+    assert found.phones == ["+12025550143"]
+    assert found.emails == ["maria.lopez@example.org"]
+    assert found.addresses == ["42 Oak Avenue, Apt 3, Springfield, IL 62704"]
+    assert found.name == "Maria Lopez"
+
+
+def test_contacts_found_on_po_box_and_zip_plus_four():
+    found = find_contacts("Write to me at\nP.O. Box 118\nAustin, TX 78701-1234\n")
+    assert found.addresses == ["P.O. Box 118, Austin, TX 78701-1234"]
+
+
+def test_manifest_gives_dates_and_reports_every_bad_entry():
+    raw = (
+        b'{"batch": "B-7", "files": ['
+        b'{"file": "a.pdf", "received": "2026-11-20",'
+        b' "return_address": "1 Main St, Dover, DE 19901"},'
+        b'{"file": "b.png", "received": "2026-13-01"},'
+        b'{"file": "c.png", "received": "2027-01-05", "color": "blue"}]}'
+    )
+    manifest, problems = parse_manifest(
+        raw, present={"a.pdf", "b.png", "c.png"}, today=date(2026, 11, 30)
+    )
+    assert manifest.batch == "B-7"
+    assert manifest.entries["a.pdf"].received == date(2026, 11, 20)
+    assert set(manifest.entries) == {"a.pdf"}
+    assert "received must be a date" in problems["b.png"]
+    assert "in the future" in problems["c.png"] and "unknown field 'color'" in problems["c.png"]
+
+
+def test_manifest_naming_missing_files_or_not_json_is_refused():
+    with pytest.raises(ManifestError, match="no such file"):
+        parse_manifest(
+            b'{"files": [{"file": "gone.pdf"}]}', present=set(), today=date(2026, 11, 30)
+        )
+    with pytest.raises(ManifestError, match="not valid JSON"):
+        parse_manifest(b"{files: [", present=set(), today=date(2026, 11, 30))
+    with pytest.raises(ManifestError, match="a file name, not a path"):
+        parse_manifest(
+            b'{"files": [{"file": "../etc/passwd"}]}', present=set(), today=date(2026, 11, 30)
+        )
+
+
+def test_letter_pdf_has_reference_address_block_and_spanish_accents(tmp_path):
+    sender = LetterSender(tmp_path, "Mailroom\nPO Box 1000\nWashington, DC 20013")
+    result = sender.send(
+        OutboundMessage(
+            channel="mail",
+            to="42 Oak Avenue, Apt 3, Springfield, IL 62704",
+            recipient_name="María López",
+            body="Recibimos su queja. Le responderemos pronto.",
+            subject="Recibimos su queja RX-ABCD-EFGH",
+            key="acknowledgment-9",
+            reference="RX-ABCD-EFGH",
+            sender_name="Consumer Financial Protection Bureau",
+        ),
+        on=date(2026, 11, 30),
+    )
+    path = tmp_path / result.provider_ref.removeprefix("letter:")
+    text = PdfReader(io.BytesIO(path.read_bytes())).pages[0].extract_text()
+    assert "RX-ABCD-EFGH" in text and "Recibimos su queja" in text
+    assert "María López" in text and "Springfield, IL 62704" in text
+    assert address_lines("42 Oak Avenue, Apt 3, Springfield, IL 62704") == [
+        "42 Oak Avenue",
+        "Apt 3",
+        "Springfield, IL 62704",
+    ]
+
+
+def _cer(expected: str, got: str) -> float:
+    """Character error rate: edit distance over the ground truth's length (spacing folded)."""
+    quotes = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'})
+    a = " ".join(unicodedata.normalize("NFKC", expected).translate(quotes).split())
+    b = " ".join(unicodedata.normalize("NFKC", got).translate(quotes).split())
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i]
+        for j, cb in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+        previous = current
+    return previous[-1] / max(len(a), 1)
+
+
+@needs_ocr
+@pytest.mark.skipif(not OCR_SAMPLES.is_dir(), reason="shared OCR samples not present")
+@pytest.mark.parametrize(
+    ("image", "truth", "limit"),
+    [
+        ("phototest.tif", "phototest.gold.txt", 0.05),
+        ("phototest-rotated-180.png", "phototest.gold.txt", 0.05),
+        ("8071_093.3B.tif", "8071_093.3B.txt", 0.10),
+        ("8087_054.3B.tif", "8087_054.3B.txt", 0.10),
+    ],
+)
+def test_real_scans_are_read_within_a_measured_error_rate(image, truth, limit, record_property):
+    scan = extract((OCR_SAMPLES / image).read_bytes())
+    expected = (OCR_SAMPLES / truth).read_text(errors="replace")
+    rate = _cer(expected, scan.text)
+    record_property("cer", round(rate, 4))
+    print(f"{image}: character error rate {rate:.2%}")
+    assert rate < limit
