@@ -14,6 +14,9 @@ from app.common.errors import DomainError
 def register(app: Flask) -> None:
     for command in (demo, directory, users, tokens, route, sla, outbox, inbound, intake):
         app.cli.add_command(command)
+    from app.open311.cli import open311
+
+    app.cli.add_command(open311)
 
 
 @click.command()
