@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test lint assets db demo worker clean
+.PHONY: run test lint assets db demo worker clean ocr
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11 or newer is needed") if sys.version_info < (3, 11) else None'
@@ -20,10 +20,22 @@ $(STAMP): pyproject.toml | $(BIN)/python
 assets: $(STAMP)
 	@$(BIN)/python -m app.public.assets
 
+# Scanned letters are read with Debian's Tesseract. Installed when we may (root with apt);
+# without it the app still runs and image scans wait in the review queue, saying why.
+ocr:
+	@command -v tesseract >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "Installing Tesseract OCR (tesseract-ocr) for scanned letters"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tesseract-ocr >/dev/null) \
+	      || echo "Could not install tesseract-ocr: scanned images will wait in the review queue."; \
+	  else \
+	    echo "Tesseract is not installed (sudo apt-get install tesseract-ocr): scanned images will wait in the review queue."; \
+	  fi; }
+
 db: $(STAMP)
 	$(BIN)/redress db upgrade
 
-run: $(STAMP) assets db
+run: $(STAMP) assets ocr db
 	@$(BIN)/redress demo --if-empty
 	@echo ""
 	@echo "  Redress is starting on http://$(HOST):$(PORT)/"
@@ -34,7 +46,7 @@ run: $(STAMP) assets db
 	@$(BIN)/redress cron & CRON=$$!; trap 'kill $$CRON 2>/dev/null' EXIT INT TERM; \
 	  $(BIN)/redress run --host $(HOST) --port $(PORT)
 
-test: $(STAMP)
+test: $(STAMP) ocr
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
