@@ -58,6 +58,9 @@ def create_app(profile: str | None = None, **overrides) -> Flask:
     csrf.exempt(open311_bp)  # form-encoded posts from apps, authenticated by api_key
     app.register_blueprint(open311_bp)
     app.register_blueprint(workspace_bp)
+    from app.email.webhook import bp as email_webhook_bp
+
+    app.register_blueprint(email_webhook_bp)  # bearer token, exempt from CSRF
     _error_handlers(app)
 
     from app.cli import register

@@ -17,6 +17,9 @@ def register(app: Flask) -> None:
     from app.open311.cli import open311
 
     app.cli.add_command(open311)
+    from app.email.cli import register as register_email
+
+    register_email(app, intake)  # intake email, smtp, imap poll
 
 
 @click.command()

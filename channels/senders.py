@@ -15,6 +15,8 @@ from email.utils import formatdate, make_msgid
 from typing import Protocol
 from urllib.parse import unquote, urlsplit
 
+from channels.email.html import text_to_html
+
 
 @dataclass(frozen=True)
 class OutboundMessage:
@@ -92,10 +94,14 @@ class SmtpSender:
         mail["Message-ID"] = (
             f"<{message.key}@{domain}>" if message.key else make_msgid(domain=domain)
         )
-        mail["Auto-Submitted"] = "auto-generated" if message.key.startswith("ack") else "no"
-        for name, value in message.headers.items():
+        # RFC 3834: an acknowledgment answers the customer's message automatically, so mail
+        # programs and autoresponders must not answer it in turn.
+        mail["Auto-Submitted"] = "auto-replied" if message.key.startswith("ack") else "no"
+        for name, value in message.headers.items():  # threading headers from the app
+            del mail[name]
             mail[name] = value
         mail.set_content(message.body)
+        mail.add_alternative(text_to_html(message.body), subtype="html")
         return mail
 
     def send(self, message: OutboundMessage) -> SendResult:

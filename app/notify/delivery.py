@@ -62,6 +62,7 @@ def deliver(item_id: int, now: datetime | None = None) -> str:
         reference=item.case.reference if item.case else None,
         sender_name=item.case.agency.name if item.case else None,
         recipient_name=item.case.customer.name if item.case else None,
+        headers=_thread_headers(item),
     )
     try:
         result = sender_for(item.channel).send(message)
@@ -88,6 +89,15 @@ def deliver(item_id: int, now: datetime | None = None) -> str:
             )
     db.session.commit()
     return item.state
+
+
+def _thread_headers(item: OutboxItem) -> dict[str, str]:
+    """Email threading headers (In-Reply-To, References), computed by the email channel."""
+    if item.channel != "email" or item.audience != "customer":
+        return {}
+    from app.email.outbound import thread_headers
+
+    return thread_headers(item)
 
 
 def _retry(item: OutboxItem, error: str, now: datetime) -> None:

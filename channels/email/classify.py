@@ -1,0 +1,197 @@
+"""What kind of message is this: a person writing to us, an automatic reply, a bounce?
+
+Automatic replies and bounces must never open a case or get an acknowledgment (that is how
+mail loops start); a bounce tells us a customer's address is dead.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from channels.email.parse import ParsedEmail
+
+# Out-of-office and auto-reply subjects in the languages our customers and their mail
+# servers use. Matched at the start of the subject (after any "Re:"/"AW:" prefixes).
+_AUTO_SUBJECT = re.compile(
+    r"^\s*(?:(?:re|aw|sv|vs|antw|r|rif|tr|fw|fwd)\s*:\s*)*(?:"
+    r"out of (?:the )?office|automatic reply|auto[- ]?reply|auto[- ]?response|autoreply|"
+    r"automated response|away from (?:the |my )?office|on vacation|vacation reply|"
+    r"abwesenheitsnotiz|automatische antwort|abwesend|"
+    r"r[ée]ponse automatique|absence du bureau|absent du bureau|"
+    r"respuesta autom[áa]tica|fuera de (?:la )?oficina|"
+    r"risposta automatica|fuori ufficio|fuori sede|"
+    r"resposta autom[áa]tica|aus[êe]ncia|fora do escrit[óo]rio|"
+    r"automatisch antwoord|afwezig|niet aanwezig|"
+    r"automatyczna odpowied[źz]|autosvar|automaattinen vastaus|"
+    r"不在|自動応答|自動返信|自动回复|自動回覆|자동 응답|부재"
+    r")",
+    re.IGNORECASE,
+)
+_BOUNCE_SUBJECT = re.compile(
+    r"undeliver|undelivered mail|delivery status notification \(failure\)|"
+    r"delivery (?:status )?notification|delivery failure|delivery failed|failure notice|"
+    r"returned mail|mail delivery (?:failed|system|subsystem)|could not be delivered|"
+    r"non[- ]?deliver|not delivered|delivery has failed|message not delivered|"
+    r"rejected|returned to sender|unzustellbar|non remis|no se puede entregar|"
+    r"mail system error|delivery problem|permanent error|warning: could not send",
+    re.IGNORECASE,
+)
+_DAEMON = re.compile(
+    r"^(?:mailer[-_]?daemon|postmaster|mail[-_]?delivery[-_]?(?:system|subsystem)?|"
+    r"mdaemon|bounces?|nobody|root|mail|msexch|microsoftexchange[0-9a-f]*|noreply-dmarc)"
+    r"(?:@|$)",
+    re.IGNORECASE,
+)
+_ADDRESS = re.compile(r"[A-Za-z0-9._%+'=-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+_FAILED_LINE = re.compile(
+    r"(?:final-recipient|original-recipient|x-failed-recipients|failed recipient|"
+    r"recipient address|to:)\s*(?:rfc822\s*;)?\s*<?(" + _ADDRESS.pattern + ")",
+    re.IGNORECASE,
+)
+
+
+@dataclass
+class Classification:
+    kind: str  # message | auto_reply | bounce | feedback_report
+    reason: str = ""
+    failed_recipients: list[str] = field(default_factory=list)
+    delayed: bool = False  # a "still trying" notice, not a failure
+
+    @property
+    def is_message(self) -> bool:
+        return self.kind == "message"
+
+
+def classify(mail: ParsedEmail, *, own_addresses: tuple[str, ...] = ()) -> Classification:
+    """Bounce first (bounces often carry Auto-Submitted too), then automatic replies."""
+    bounce = _bounce(mail, own_addresses)
+    if bounce is not None:
+        return bounce
+    auto = _auto_reply_reason(mail)
+    if auto:
+        return Classification("auto_reply", auto)
+    return Classification("message")
+
+
+def _report_type(mail: ParsedEmail) -> str:
+    ctype = mail.headers.get("content-type", "").lower()
+    if not ctype.startswith("multipart/report"):
+        return ""
+    match = re.search(r'report-type\s*=\s*"?([\w-]+)', ctype)
+    return match.group(1) if match else "unknown"
+
+
+def _bounce(mail: ParsedEmail, own: tuple[str, ...]) -> Classification | None:
+    report = _report_type(mail)
+    if report == "feedback-report" or "feedback-type" in mail.headers:
+        return Classification("feedback_report", "abuse feedback report (ARF), not a complaint")
+    if report in ("disposition-notification",):
+        return Classification("auto_reply", "read receipt (message disposition notification)")
+    sender = (mail.from_address or "").lower()
+    local = sender.split("@")[0]
+    return_path = mail.headers.get("return-path", "")
+    subject = mail.subject
+    from_daemon = bool(_DAEMON.match(sender)) or bool(
+        re.search(
+            r"mailer[-_ ]?daemon|mail delivery (?:system|subsystem)",
+            mail.headers.get("from", ""),
+            re.I,
+        )
+    )
+    dsn = report == "delivery-status" or bool(mail.delivery_status)
+    looks = (
+        dsn
+        or "x-failed-recipients" in mail.headers
+        or (from_daemon and (_BOUNCE_SUBJECT.search(subject) or not subject))
+        or (return_path.strip() in ("<>", "") and "return-path" in mail.headers
+            and _BOUNCE_SUBJECT.search(subject))
+        or (_BOUNCE_SUBJECT.search(subject) and local in ("postmaster", "mailer-daemon"))
+    )  # fmt: skip
+    if not looks:
+        return None
+    recipients, delayed = _failed_recipients(mail, own)
+    if dsn and not recipients and delayed:
+        return Classification("bounce", "delivery delayed notice (the server is still trying)",
+                              delayed=True)  # fmt: skip
+    if recipients:
+        reason = "bounce: delivery to " + ", ".join(r for r in recipients[:5]) + " failed"
+    else:
+        reason = "bounce: no failed recipient could be read from it"
+    return Classification("bounce", reason, recipients)
+
+
+def _failed_recipients(mail: ParsedEmail, own: tuple[str, ...]) -> tuple[list[str], bool]:
+    skip = {a.lower() for a in own} | {(mail.from_address or "").lower()}
+    found: list[str] = []
+    delayed = False
+
+    def add(addr: str) -> None:
+        addr = addr.strip().strip("<>;,.").lower()
+        if addr and addr not in skip and addr not in found and not _DAEMON.match(addr):
+            found.append(addr)
+
+    for block in mail.delivery_status:
+        action = block.get("action", "").lower()
+        recipient = block.get("final-recipient") or block.get("original-recipient")
+        if not recipient:
+            continue
+        if action.startswith(("delayed", "relayed", "delivered", "expanded")):
+            delayed = delayed or action.startswith("delayed")
+            continue
+        match = _ADDRESS.search(recipient)
+        if match:
+            add(match.group(0))
+    if found:
+        return found, delayed
+    if any("final-recipient" in b or "original-recipient" in b for b in mail.delivery_status):
+        return found, delayed
+    for addr in _ADDRESS.findall(mail.headers.get("x-failed-recipients", "")):
+        add(addr)
+    if found:
+        return found, delayed
+    text = mail.text
+    # Stop before the returned original message: addresses there are not the failed ones.
+    cut = re.search(
+        r"^-{2,}.*(?:original message|returned message|below this line|headers of)"
+        r"|^-+ ?this is a copy of the message|^Original message|^Content-Type: message/rfc822",
+        text,
+        re.IGNORECASE | re.MULTILINE,
+    )
+    head = text[: cut.start()] if cut else text
+    for match in _FAILED_LINE.finditer(head):
+        add(match.group(1))
+    if not found:
+        for addr in _ADDRESS.findall(head):
+            add(addr)
+            if len(found) >= 5:
+                break
+    return found, delayed
+
+
+def _auto_reply_reason(mail: ParsedEmail) -> str | None:
+    h = mail.headers
+    auto = h.get("auto-submitted", "").strip().lower()
+    if auto and not auto.startswith("no"):
+        return f"automatic reply (Auto-Submitted: {auto.split(';')[0]})"
+    precedence = h.get("precedence", "").strip().lower()
+    if precedence in ("bulk", "junk", "list", "auto_reply"):
+        return f"automatic or bulk mail (Precedence: {precedence})"
+    for name in (
+        "x-autoreply",
+        "x-autorespond",
+        "x-autoresponder",
+        "x-auto-response-suppress",
+        "x-mail-autoreply",
+        "x-autogenerated",
+        "x-ms-exchange-inbox-rules-loop",
+    ):
+        if name in h:
+            return f"automatic reply ({name}: {h[name][:40]})"
+    if h.get("x-autogenerated", "").lower() == "reply":
+        return "automatic reply (X-AutoGenerated)"
+    if _AUTO_SUBJECT.search(mail.subject):
+        return f"automatic reply (subject: {mail.subject[:60]})"
+    if "list-id" in h or "list-unsubscribe" in h:
+        return "mailing-list or bulk mail (List-Id/List-Unsubscribe)"
+    return None

@@ -1,0 +1,366 @@
+"""Parse one raw RFC 5322 message into what the email channel needs: headers, the best text
+body, attachments. Real mail is messy, so every step has a fallback and nothing raises except
+`Unreadable` for input that is not an email at all (or is too large to take)."""
+
+from __future__ import annotations
+
+import contextlib
+import email
+import re
+from dataclasses import dataclass, field
+from email import policy
+from email.header import decode_header, make_header
+from email.message import Message
+from email.utils import getaddresses, parseaddr
+
+from channels.email.html import html_to_text
+from channels.files import safe_filename
+
+MAX_MESSAGE_BYTES = 25 * 1024 * 1024
+MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
+MAX_ATTACHMENTS = 20
+MAX_BODY_CHARS = 100_000
+
+# Charset labels seen in the wild that Python does not know, or that are mislabels.
+_CHARSET_ALIASES = {
+    "ks_c_5601-1987": "cp949",
+    "ks_c_5601": "cp949",
+    "x-sjis": "shift_jis",
+    "shift-jis": "shift_jis",
+    "x-euc-jp": "euc_jp",
+    "gb2312": "gb18030",
+    "gbk": "gb18030",
+    "big5": "big5hkscs",
+    "iso-8859-8-i": "iso-8859-8",
+    "x-mac-roman": "mac_roman",
+    "macintosh": "mac_roman",
+    "unicode-1-1-utf-7": "utf-7",
+    "utf8": "utf-8",
+    # Mail labelled Latin-1 is very often Windows-1252 (curly quotes, euro sign).
+    "iso-8859-1": "cp1252",
+    "latin1": "cp1252",
+    "us-ascii": "utf-8",
+    "ascii": "utf-8",
+}
+_TNEF_TYPES = ("application/ms-tnef", "application/vnd.ms-tnef")
+
+
+class Unreadable(ValueError):
+    """Not an email we can use at all (empty, no headers, binary junk, over the size limit)."""
+
+
+@dataclass
+class Part:
+    """A file sent with the message: an attachment, an inline image, a TNEF container."""
+
+    filename: str
+    content_type: str
+    data: bytes
+    disposition: str = "attachment"  # attachment | inline | tnef
+    content_id: str | None = None
+
+
+@dataclass
+class ParsedEmail:
+    subject: str
+    from_address: str | None
+    from_name: str | None
+    to: list[str]
+    message_id: str | None
+    in_reply_to: list[str]
+    references: list[str]
+    headers: dict[str, str]  # lower-case name -> first value, decoded
+    content_type: str
+    text: str  # the best text body, whole (quoted history included)
+    html: bool  # whether that text came from an HTML part
+    attachments: list[Part] = field(default_factory=list)
+    # Text of machine-readable delivery reports (message/delivery-status) and of any
+    # returned original message headers, for bounce detection.
+    delivery_status: list[dict[str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # what was dropped and why
+    language: str | None = None
+
+    @property
+    def thread_ids(self) -> list[str]:
+        """Message-IDs this message answers, nearest first."""
+        ids = list(self.in_reply_to)
+        for ref in reversed(self.references):
+            if ref not in ids:
+                ids.append(ref)
+        return ids
+
+
+def normalize_newlines(raw: bytes) -> bytes:
+    """CRLF and bare CR (old Mac mail) to LF; drop an mbox "From " separator line."""
+    data = raw.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    if data.startswith(b"From ") and b"\n" in data:
+        first, _, rest = data.partition(b"\n")
+        if b":" not in first.split(b" ", 2)[1]:
+            data = rest
+    return data
+
+
+def split_mbox(raw: bytes) -> list[bytes]:
+    """The messages of a Unix mbox file (empty list for an empty one)."""
+    data = raw.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    if not data.strip():
+        return []
+    chunks = re.split(rb"(?m)^From [^\n]*\n", data)
+    return [c for c in chunks if c.strip()]
+
+
+def decode_bytes(data: bytes, charset: str | None) -> str:
+    """Text from bytes in a declared, undeclared or mislabeled charset; never raises."""
+    label = (charset or "").strip().strip('"').lower()
+    candidates = []
+    if label and label not in ("unknown-8bit", "x-unknown", "unknown", "8bit", "default"):
+        candidates.append(_CHARSET_ALIASES.get(label, label))
+    if b"\x1b$B" in data or b"\x1b$@" in data or b"\x1b(J" in data:
+        candidates.insert(0, "iso-2022-jp")
+    candidates += ["utf-8", "cp1252"]
+    for name in candidates:
+        try:
+            return data.decode(name)
+        except (LookupError, UnicodeDecodeError):
+            continue
+    return data.decode("latin-1")
+
+
+def _raw_headers(msg: Message) -> list[tuple[str, str]]:
+    items = msg.raw_items() if hasattr(msg, "raw_items") else msg.items()
+    return [(str(k), str(v)) for k, v in items]
+
+
+def _decode_header(value: str) -> str:
+    """A raw header value as text, RFC 2047 decoded, whatever is wrong with it."""
+    if "=?" in value:
+        with contextlib.suppress(Exception):  # unknown charset or broken encoded word
+            value = str(make_header(decode_header(value)))
+    if any(0xDC80 <= ord(ch) <= 0xDCFF for ch in value):  # undecodable 8-bit header bytes
+        value = decode_bytes(value.encode("utf-8", "surrogateescape"), None)
+    return " ".join(value.split())
+
+
+_MSGID = re.compile(r"<[^<>\s]+>")
+
+
+def _ids(value: str) -> list[str]:
+    found = _MSGID.findall(value or "")
+    if not found and value.strip() and "@" in value and " " not in value.strip():
+        found = [f"<{value.strip().strip('<>')}>"]
+    return found[:50]
+
+
+def _address(value: str) -> tuple[str | None, str | None]:
+    name, addr = parseaddr(value)
+    addr = addr.strip()
+    if "@" not in addr:
+        match = re.search(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+", value)
+        addr = match.group(0) if match else ""
+    return (addr or None), (name.strip() or None)
+
+
+def _parse_bytes(data: bytes) -> Message:
+    try:
+        msg = email.message_from_bytes(data, policy=policy.default)
+        # Touch what the modern policy parses lazily, so that it fails here if it fails.
+        msg.get_content_type()
+        return msg
+    except Exception:  # noqa: BLE001 - fall back to the lenient legacy parser
+        return email.message_from_bytes(data, policy=policy.compat32)
+
+
+def parse_message(
+    raw: bytes,
+    *,
+    max_message_bytes: int = MAX_MESSAGE_BYTES,
+    max_attachment_bytes: int = MAX_ATTACHMENT_BYTES,
+) -> ParsedEmail:
+    """Parse raw bytes; raises `Unreadable` only for input that is not usable mail."""
+    if len(raw) > max_message_bytes:
+        raise Unreadable(f"message is {len(raw):,} bytes; the limit is {max_message_bytes:,} bytes")
+    data = normalize_newlines(raw)
+    if not data.strip():
+        raise Unreadable("empty message")
+    head = data.split(b"\n\n", 1)[0]
+    if not re.search(rb"(?m)^[!-9;-~]+:", head) or b"\x00" in head:
+        raise Unreadable("no email headers: this is not an RFC 5322 message")
+    msg = _parse_bytes(data)
+    headers: dict[str, str] = {}
+    for key, value in _raw_headers(msg):
+        headers.setdefault(key.lower(), _decode_header(value))
+    if not any(h in headers for h in ("from", "subject", "to", "date", "message-id", "sender")):
+        raise Unreadable("no From, To, Subject, Date or Message-ID header")
+    from_address, from_name = _address(headers.get("from") or headers.get("sender") or "")
+    to = [a for _, a in getaddresses([headers.get("to", ""), headers.get("cc", "")]) if "@" in a]
+    parsed = ParsedEmail(
+        subject=headers.get("subject", "")[:300],
+        from_address=from_address,
+        from_name=from_name[:200] if from_name else None,
+        to=to,
+        message_id=(_ids(headers.get("message-id", "")) or [None])[0],
+        in_reply_to=_ids(headers.get("in-reply-to", "")),
+        references=_ids(headers.get("references", "")),
+        headers=headers,
+        content_type=_content_type(msg),
+        text="",
+        html=False,
+        language=(headers.get("content-language") or "").split(",")[0].strip().lower() or None,
+    )
+    _walk(msg, parsed, max_attachment_bytes)
+    return parsed
+
+
+def _content_type(part: Message) -> str:
+    try:
+        return part.get_content_type()
+    except Exception:  # noqa: BLE001
+        return "text/plain"
+
+
+def _filename(part: Message) -> str | None:
+    try:
+        name = part.get_filename()
+    except Exception:  # noqa: BLE001 - broken RFC 2231 parameters
+        name = None
+    if name is None:
+        try:
+            name = part.get_param("name")
+        except Exception:  # noqa: BLE001
+            name = None
+        if isinstance(name, tuple):  # RFC 2231 (charset, language, value)
+            name = email.utils.collapse_rfc2231_value(name)
+    if name and "=?" in name:
+        with contextlib.suppress(Exception):  # unknown charset or broken encoded word
+            name = str(make_header(decode_header(name)))
+    return name or None
+
+
+def _disposition(part: Message) -> str:
+    try:
+        value = part.get_content_disposition()
+    except Exception:  # noqa: BLE001
+        value = None
+    return (value or "").lower()
+
+
+def _payload(part: Message) -> bytes:
+    try:
+        data = part.get_payload(decode=True)
+    except Exception:  # noqa: BLE001 - broken base64 or quoted-printable
+        data = None
+    if data is None:
+        raw = part.get_payload()
+        data = raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else b""
+    return data
+
+
+def _charset(part: Message) -> str | None:
+    try:
+        return part.get_content_charset()
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def _walk(msg: Message, parsed: ParsedEmail, max_attachment: int) -> None:
+    plain: list[str] = []
+    html: list[str] = []
+
+    def visit(part: Message, depth: int) -> None:
+        ctype = _content_type(part)
+        if depth > 20:
+            parsed.notes.append("MIME nesting deeper than 20 levels was not read")
+            return
+        if ctype == "message/delivery-status":
+            parsed.delivery_status.extend(_status_blocks(part))
+            return
+        if ctype in ("message/rfc822", "text/rfc822-headers", "message/global"):
+            _attach(part, parsed, max_attachment, ctype, default_name="message.eml")
+            return
+        if part.is_multipart():
+            children = part.get_payload()
+            if not isinstance(children, list):
+                return
+            for child in children:
+                if isinstance(child, Message):
+                    visit(child, depth + 1)
+            return
+        disposition = _disposition(part)
+        filename = _filename(part)
+        is_text = ctype in ("text/plain", "text/html") or (
+            ctype.startswith("text/") and ctype not in ("text/calendar", "text/csv", "text/x-vcard")
+        )
+        if is_text and disposition != "attachment" and not filename:
+            text = decode_bytes(_payload(part), _charset(part))
+            (html if ctype == "text/html" else plain).append(text)
+            return
+        _attach(part, parsed, max_attachment, ctype)
+
+    visit(msg, 0)
+    text_plain = "\n\n".join(t.strip("\n") for t in plain if t.strip())
+    if text_plain.strip():
+        parsed.text = text_plain
+    elif html:
+        parsed.text = html_to_text("\n".join(html))
+        parsed.html = True
+    if len(parsed.text) > MAX_BODY_CHARS:
+        parsed.notes.append(f"text longer than {MAX_BODY_CHARS:,} characters was cut")
+        parsed.text = parsed.text[:MAX_BODY_CHARS]
+    parsed.text = parsed.text.replace("\x00", "")
+
+
+def _attach(
+    part: Message, parsed: ParsedEmail, limit: int, ctype: str, default_name: str | None = None
+) -> None:
+    if ctype in ("message/rfc822", "message/global", "text/rfc822-headers"):
+        payload = part.get_payload()
+        if isinstance(payload, list) and payload and isinstance(payload[0], Message):
+            data = payload[0].as_bytes(policy=policy.compat32)
+        else:
+            data = _payload(part)
+    else:
+        data = _payload(part)
+    name = _filename(part) or default_name
+    if ctype in _TNEF_TYPES or (name or "").lower() == "winmail.dat":
+        disposition, ctype = "tnef", "application/ms-tnef"
+    elif ctype.startswith("image/") and (
+        _disposition(part) == "inline" or (part.get("content-id") and not name)
+    ):
+        disposition = "inline"
+    else:
+        disposition = "attachment"
+    if not data:
+        return
+    label = safe_filename(name, ctype)
+    if len(data) > limit:
+        parsed.notes.append(
+            f"attachment {label} ({len(data):,} bytes) is over the {limit:,}-byte limit"
+        )
+        return
+    if len(parsed.attachments) >= MAX_ATTACHMENTS:
+        parsed.notes.append(f"more than {MAX_ATTACHMENTS} attachments: {label} was not kept")
+        return
+    cid = (part.get("content-id") or "").strip().strip("<>") or None
+    parsed.attachments.append(Part(label, ctype, data, disposition, cid))
+
+
+def _status_blocks(part: Message) -> list[dict[str, str]]:
+    """The per-message and per-recipient fields of an RFC 3464 report, as dicts."""
+    payload = part.get_payload()
+    blocks: list[dict[str, str]] = []
+    if isinstance(payload, list):
+        for block in payload:
+            if isinstance(block, Message):
+                blocks.append({k.lower(): str(v).strip() for k, v in block.items()})
+        if blocks:
+            return blocks
+    text = decode_bytes(_payload(part), None) if not isinstance(payload, list) else ""
+    for chunk in re.split(r"\n\s*\n", text):
+        fields = {}
+        for line in chunk.splitlines():
+            name, sep, value = line.partition(":")
+            if sep and name.strip():
+                fields[name.strip().lower()] = value.strip()
+        if fields:
+            blocks.append(fields)
+    return blocks
