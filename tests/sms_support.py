@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
 from urllib.parse import urlencode
 
-import pytest
 from twilio.request_validator import RequestValidator
 from werkzeug.datastructures import MultiDict
 
@@ -22,9 +22,9 @@ def new_sid(prefix: str = "SM") -> str:
     return f"{prefix}{next(_sids):032x}"
 
 
-@pytest.fixture
-def twilio(app, monkeypatch):
-    """Twilio configured and pointed at a stand-in on loopback."""
+def twilio_standin(app, monkeypatch) -> Iterator[TwilioStandIn]:
+    """Twilio configured and pointed at a stand-in on loopback (each SMS test module's
+    `twilio` fixture yields from this)."""
     standin = TwilioStandIn(ACCOUNT_SID, AUTH_TOKEN)
     monkeypatch.setitem(app.config, "TWILIO_ACCOUNT_SID", ACCOUNT_SID)
     monkeypatch.setitem(app.config, "TWILIO_AUTH_TOKEN", AUTH_TOKEN)

@@ -14,16 +14,20 @@ from app.inbound.models import InboundMessage
 from app.sms.models import SmsConversation
 from channels.reference import find_references
 from channels.sms import segments
-from tests.sms_support import (  # noqa: F401  (fixture)
-    ACCOUNT_SID,
+from tests.sms_support import (
     OUR_NUMBER,
     PHONE,
     new_sid,
     post_signed,
-    reply_of,
     text_us,
-    twilio,
+    twilio_standin,
 )
+
+
+@pytest.fixture
+def twilio(app, monkeypatch):
+    yield from twilio_standin(app, monkeypatch)
+
 
 COMPLAINT = "A debt collector calls me at work every day about a debt I do not owe."
 
@@ -258,9 +262,10 @@ def test_tampered_body_fails_the_signature(client, twilio):
 
 def test_signature_is_checked_against_the_public_url_behind_a_proxy(client, twilio, app):
     # The test client calls http://localhost/...; Twilio signed https://complaints.example.gov.
-    app.config["PUBLIC_BASE_URL"], saved = "https://complaints.example.gov", app.config[
-        "PUBLIC_BASE_URL"
-    ]
+    app.config["PUBLIC_BASE_URL"], saved = (
+        "https://complaints.example.gov",
+        app.config["PUBLIC_BASE_URL"],
+    )
     try:
         response, reply = text_us(client, COMPLAINT)
     finally:
