@@ -363,7 +363,7 @@ def test_home_page_points_to_the_three_public_tasks(client):
     assert 'aria-current="page"' not in html  # the home page is not in the main navigation
 
 
-def test_standards_page_lists_each_agency_with_its_standards_in_tables(client):
+def test_standards_page_lists_each_agency_with_its_standards_and_results(client):
     r = client.get("/standards")
     assert r.status_code == 200
     html = r.data.decode()
@@ -373,13 +373,15 @@ def test_standards_page_lists_each_agency_with_its_standards_in_tables(client):
     ).all()
     assert len(agencies) >= 3
     for agency in agencies:
-        caption = f'Service standards<span class="usa-sr-only"> of {agency.name}</span>'
-        assert caption in html.replace("&amp;", "&")
-    assert html.count("<caption>") == len(agencies)
+        heading = f'<h2 id="agency-{agency.code.lower()}">{agency.name}</h2>'
+        assert heading in html.replace("&amp;", "&")
+    standards = db.session.scalar(db.select(db.func.count(ServiceStandard.id)))
+    # One table of measured results per posted standard, each with its caption.
+    assert html.count('<caption class="usa-sr-only">Measured results</caption>') == standards
     assert "All complaints" in text
     assert re.search(r"\d+ business days?", text)
-    assert re.search(r"\d+% of complaints", text)
-    assert "Results will be published here" in text or "results will be published here" in text
+    assert re.search(r"goal: \d+% of complaints", text)
+    assert "Figures computed" in text
     assert 'aria-current="page"' in html
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from flask import Flask, request, session, url_for
-from flask_babel import Babel, get_locale
+from flask_babel import Babel, get_locale, refresh
 
 LANGUAGES = ("en", "es")
 TRANSLATIONS = Path(__file__).parent / "translations"
@@ -35,20 +35,22 @@ def init_babel(app: Flask) -> None:
     app.config.setdefault("BABEL_DEFAULT_LOCALE", "en")
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(TRANSLATIONS))
     Babel(app, locale_selector=select_locale)
+    # Flask-Babel caches the locale on the app context, which a request may share (tests,
+    # the CLI): choose again for every request.
+    app.before_request(refresh)
 
     @app.context_processor
     def _language() -> dict:
         return {"current_language": current_language, "other_language_url": other_language_url}
 
 
-def other_language_url() -> tuple[str, str, str]:
-    """(url, language code, label) of this page in the other language."""
+def other_language_url(home: bool = False) -> tuple[str, str, str]:
+    """(url, language code, label) of this page (or of the home page) in the other language."""
     other = "en" if current_language() == "es" else "es"
+    label = "English" if other == "en" else "Español"
+    if home or request.endpoint is None:
+        return url_for("public.home", lang=other), other, label
     args = request.args.to_dict()
     args["lang"] = other
     view_args = request.view_args or {}
-    try:
-        url = url_for(request.endpoint, **view_args, **args)
-    except Exception:  # noqa: BLE001 - an error page without an endpoint: the home page
-        url = url_for("public.home", lang=other)
-    return url, other, "English" if other == "en" else "Español"
+    return url_for(request.endpoint, **view_args, **args), other, label

@@ -46,7 +46,12 @@ def survey(token: str):
     try:
         invitation = surveys.open_invitation(token)
     except surveys.SurveyClosed as closed:
-        return _page("public/survey_closed.html", _STATUS[closed.reason], reason=closed.reason)
+        return _page(
+            "public/survey_closed.html",
+            _STATUS[closed.reason],
+            reason=closed.reason,
+            language_home=True,
+        )
     # The case's language, unless the person switched language on the page.
     asked = request.args.get("lang", "")
     lang = asked if asked in surveys.SCALE else invitation.language

@@ -21,6 +21,8 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from jinja2.ext import InternationalizationExtension
 from marshmallow import ValidationError
@@ -34,6 +36,7 @@ from app.customers.service import customer_has_contact
 from app.directory.models import Category
 from app.extensions import db, limiter
 from app.public import bp
+from app.public.i18n import current_language
 
 # The complaint form's fields, in page order (the error summary follows this order).
 FORM_FIELDS = (
@@ -96,7 +99,8 @@ def _private(response: Response) -> Response:
 
 
 def _not_found() -> tuple[str, int]:
-    return render_template("public/not_found.html"), 404
+    # The other-language link goes home: the missing page's address is not repeated.
+    return render_template("public/not_found.html", language_home=True), 404
 
 
 @bp.get("/")
@@ -124,30 +128,37 @@ def _category_groups() -> list[tuple[str | None, list[Category]]]:
 
 
 _NEEDED_FOR_CONTACT = {
-    "email": "Enter your email address, or choose another way for us to contact you.",
-    "phone": "Enter your phone number so we can text you, or choose another way to contact you.",
-    "address": "Enter your mailing address, or choose another way for us to contact you.",
+    "email": _l("Enter your email address, or choose another way for us to contact you."),
+    "phone": _l(
+        "Enter your phone number so we can text you, or choose another way to contact you."
+    ),
+    "address": _l("Enter your mailing address, or choose another way for us to contact you."),
 }
 
 
 def _friendly(field: str, value: str, messages: list[str]) -> list[str]:
     """Replace the schema's technical wording with plain words where it has any."""
     if field in _NEEDED_FOR_CONTACT and any(m.startswith("Needed to reach you") for m in messages):
-        return [_NEEDED_FOR_CONTACT[field]]
+        return [str(_NEEDED_FOR_CONTACT[field])]
     if field == "description":
         if not value.strip():
-            return ["Describe your complaint."]
+            return [_("Describe your complaint.")]
         if len(value) > MAX_DESCRIPTION:
-            return [f"Your description is too long. Use {MAX_DESCRIPTION:,} characters or fewer."]
+            return [
+                _(
+                    "Your description is too long. Use %(n)s characters or fewer.",
+                    n=f"{MAX_DESCRIPTION:,}",
+                )
+            ]
     if field == "preferred_contact":
-        return ["Choose how you would like us to contact you."]
+        return [_("Choose how you would like us to contact you.")]
     if field == "language":
-        return ["Choose English or Spanish."]
+        return [_("Choose English or Spanish.")]
     out = []
     for message in messages:
         match = _LONGER_THAN.fullmatch(message)
         out.append(
-            f"This is too long. Use {int(match.group(1)):,} characters or fewer."
+            _("This is too long. Use %(n)s characters or fewer.", n=f"{int(match.group(1)):,}")
             if match
             else message
         )
@@ -212,7 +223,7 @@ def _csrf_failed(exc: CSRFError):
     if request.endpoint != "public.new_complaint":
         return exc
     form = {name: request.form.get(name, "") for name in FORM_FIELDS}
-    message = (
+    message = _(
         "We could not accept the form, perhaps because your browser blocks cookies "
         "or the page was open for a long time. Check your answers and send them again."
     )
@@ -223,7 +234,9 @@ def _csrf_failed(exc: CSRFError):
 @limiter.limit(_public_limit, methods=["POST"])
 def new_complaint():
     if request.method == "GET":
-        return _render_form({name: "" for name in FORM_FIELDS} | {"language": "en"}, {})
+        # The page's language is the complaint's, unless the person picks the other one.
+        blank = {name: "" for name in FORM_FIELDS} | {"language": current_language()}
+        return _render_form(blank, {})
     form = {name: request.form.get(name, "") for name in FORM_FIELDS}
     try:
         intake = load_complaint(dict(form), staff=False, channel="web")
@@ -234,7 +247,7 @@ def new_complaint():
         db.session.rollback()
         field = exc.field if exc.field in FORM_FIELDS else "_form"
         message = (
-            "Choose a category from the list, or choose “I’m not sure”."
+            _("Choose a category from the list, or choose “I’m not sure”.")
             if field == "category"
             else exc.message
         )
@@ -257,8 +270,8 @@ def confirmation(reference: str):
         render_template(
             "public/confirmation.html",
             case=case,
-            promises=presenters.promise_sentences(case),
-            received=presenters.plain_date(case, case.received_at),
+            promises=presenters.promise_sentences(case, current_language()),
+            received=presenters.plain_date(case, case.received_at, lang=current_language()),
         )
     )
     return _private(response)
@@ -277,6 +290,7 @@ def _find_case(reference: str, contact: str) -> Case | None:
 
 
 def _clock_rows(case: Case) -> list[dict]:
+    lang = current_language()
     rows = []
     for clock in presenters.clocks(case):
         due = datetime.fromisoformat(clock["due_at"]) if clock["due_at"] else None
@@ -285,8 +299,8 @@ def _clock_rows(case: Case) -> list[dict]:
             {
                 "metric": clock["metric"],
                 "state": clock["state"],
-                "due": presenters.plain_date(case, due) if due else None,
-                "met": presenters.plain_date(case, met) if met else None,
+                "due": presenters.plain_date(case, due, lang=lang) if due else None,
+                "met": presenters.plain_date(case, met, lang=lang) if met else None,
             }
         )
     return rows
@@ -298,7 +312,9 @@ def _message_rows(case: Case, messages: list[dict]) -> list[dict]:
             "direction": m["direction"],
             "channel": m["channel"],
             "body": m["body"],
-            "date": presenters.plain_date(case, datetime.fromisoformat(m["created_at"])),
+            "date": presenters.plain_date(
+                case, datetime.fromisoformat(m["created_at"]), lang=current_language()
+            ),
         }
         for m in messages
     ]
@@ -314,9 +330,9 @@ def track():
     # The contact box is part of every submitted form; a bookmarked `?reference=` is not.
     if "contact" in request.args:
         if not reference:
-            errors["reference"] = ["Enter the reference of your complaint."]
+            errors["reference"] = [_("Enter the reference of your complaint.")]
         if not contact:
-            errors["contact"] = ["Enter the email address or phone number you gave us."]
+            errors["contact"] = [_("Enter the email address or phone number you gave us.")]
         if errors:
             status = 422
         else:
@@ -328,7 +344,7 @@ def track():
                 view = presenters.track(case)
                 context.update(
                     case=case,
-                    received=presenters.plain_date(case, case.received_at),
+                    received=presenters.plain_date(case, case.received_at, lang=current_language()),
                     clocks=_clock_rows(case),
                     messages=_message_rows(case, view["messages"]),
                 )
