@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from html import unescape
 from datetime import datetime
 
 import pytest
@@ -53,7 +54,7 @@ def text_of(response) -> str:
     """The page's visible words, tags stripped and spaces collapsed (for assertions)."""
     html = response.get_data(as_text=True)
     html = re.sub(r"<(script|style)\b.*?</\1>", " ", html, flags=re.S)
-    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
+    return " ".join(unescape(re.sub(r"<[^>]+>", " ", html)).split())
 
 
 def staff(email: str) -> StaffUser:

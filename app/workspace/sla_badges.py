@@ -49,25 +49,22 @@ def _hours_minutes(seconds: float) -> str:
     return f"{hours} h" if hours else f"{minutes} min"
 
 
-def _days(value: float) -> str:
+def _days(value: float, kind: str = "business") -> str:
     rounded = round(value, 1)
-    text = f"{rounded:g}"
-    return f"{text} business day" + ("" if rounded == 1 else "s")
+    return f"{rounded:g} {kind} day" + ("" if rounded == 1 else "s")
 
 
 def business_time(cal: BusinessCalendar, start: datetime, end: datetime, unit: str) -> str:
-    """Time between two instants as the clock counts it: business days or hours, or real."""
+    """Time between two instants as the clock counts it: business days or hours, or real
+    calendar time; under a day it is shown in hours and minutes."""
+    if unit == "calendar_days":
+        seconds = (end - start).total_seconds()
+        return _days(seconds / 86400, "calendar") if seconds >= 86400 else _hours_minutes(seconds)
     if unit == "business_days":
         days = cal.business_days_between(start, end)
-        return (
-            _days(days)
-            if days >= 1
-            else _hours_minutes(cal.business_seconds_between(start, end)) + " business time"
-        )
-    if unit == "business_hours":
-        return _hours_minutes(cal.business_seconds_between(start, end)) + " business time"
-    seconds = (end - start).total_seconds()
-    return f"{seconds / 86400:.1f} days" if seconds >= 86400 else _hours_minutes(seconds)
+        if days >= 1:
+            return _days(days)
+    return _hours_minutes(cal.business_seconds_between(start, end)) + " business time"
 
 
 def badge(clock, cal: BusinessCalendar, now: datetime) -> Badge:
