@@ -392,3 +392,15 @@ def test_mms_with_wrong_credentials_is_not_kept(client, twilio, app, monkeypatch
     assert case.messages[0].meta["media_skipped"][0]["reason"] == "Twilio answered HTTP 401"
     assert twilio.media_requests[0]["authorized"] is False
     assert twilio.auth_token != AUTH_TOKEN
+
+
+def test_after_stop_a_text_is_still_added_to_the_case_but_not_answered(client, twilio):
+    case = _open(client)
+    text_us(client, "STOP")
+    response, reply = text_us(client, "One more detail for you.")
+    assert response.status_code == 200 and reply is None
+    db.session.expire_all()
+    case = get_case(case.reference)
+    assert case.messages[-1].direction == "inbound"
+    assert case.messages[-1].body == "One more detail for you."
+    assert twilio.sent == []

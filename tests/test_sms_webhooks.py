@@ -301,3 +301,15 @@ def test_outbound_message_rows_are_not_confused_with_inbound(client, twilio):
     outbound = db.session.scalars(db.select(Message).where(Message.direction == "outbound"))
     assert all(m.channel == "sms" and (m.meta or {}).get("via") == "twiml" for m in outbound)
     assert db.session.scalar(db.select(db.func.count(ContactPoint.id))) == 1
+
+
+def test_a_spanish_speaker_known_from_the_web_is_answered_in_spanish(client, twilio):
+    created = client.post(
+        "/api/v1/complaints",
+        json={"description": "El banco me cobró dos veces.", "phone": PHONE, "language": "es"},
+    )
+    reference = created.get_json()["reference"]
+    _, reply = text_us(client, "Me volvieron a cobrar hoy.")
+    assert reply.startswith(f"Añadido a su caso {reference}") or reply.startswith(
+        f"Anadido a su caso {reference}"
+    )

@@ -76,19 +76,19 @@ def process(row: InboundMessage, now: datetime) -> None:
     except ContactError as exc:
         record(row, "ignored", kind="bad_sender", reason=f"sender {sms.sender[:30]!r}: {exc}")
         return
-    conversation = _conversation(phone)
+    customer = service.customer_by_phone(phone)
+    conversation = _conversation(phone, customer)
     keyword = keywords.parse(sms.body)
     limited = _count_and_check(conversation, now)
     if limited and not (keyword and keyword.meaning in ALWAYS_HONOURED):
         _rate_limited(row, conversation, phone, now)
         return
-    customer = service.customer_by_phone(phone)
     cases = _cases(customer)
     facts = Conversation(
         cases=tuple(_facts(case) for case in cases),
         current=conversation.current_case.reference if conversation.current_case else None,
         start_new=conversation.start_new,
-        language=conversation.language or (customer.language if customer else "en"),
+        language=conversation.language,
     )
     decision = decide(sms.body, facts, has_media=bool(sms.media))
     if decision.keyword:
@@ -104,12 +104,15 @@ def process(row: InboundMessage, now: datetime) -> None:
     row.reply = None if silenced and decision.action != "stop" else reply
 
 
-def _conversation(phone: str) -> SmsConversation:
+def _conversation(phone: str, customer: Customer | None) -> SmsConversation:
+    """The number's state; a first text is answered in the language we know the person by
+    (a Spanish web complaint, say), until a keyword says otherwise."""
     conversation = db.session.scalar(
         db.select(SmsConversation).where(SmsConversation.phone == phone)
     )
     if conversation is None:
-        conversation = SmsConversation(phone=phone, language="en", window_count=0)
+        language = customer.language if customer and customer.language in ("en", "es") else "en"
+        conversation = SmsConversation(phone=phone, language=language, window_count=0)
         db.session.add(conversation)
         db.session.flush()
     return conversation
@@ -264,7 +267,7 @@ def _add(row, sms, phone, conversation, decision: Decision, target: Case, now) -
     )
     _attach(target, message, sms, now)
     record(row, "threaded", kind="reply", case=target, message=message)
-    if _answering.get():
+    if _answering.get() and service.phone_status(phone) != "opted_out":
         _reply_on_case(target, decision.reply, now)
     return decision.reply
 
