@@ -136,6 +136,9 @@ def open_case(
         routing_rule_id=decision.rule_id,
         routing_source=decision.source,
         routing_explanation=decision.explanation,
+        # A new case's collections start empty: nothing to load from the database.
+        clocks=[],
+        attachments=[],
     )
     db.session.add(case)
     case.messages.append(
@@ -184,8 +187,12 @@ def open_case(
         db.session.flush()
         log.info("case opened", extra={"reference": case.reference, "channel": case.channel})
         return case, True
+    session = db.session()
+    # What was just written is what the caller shows next (the case summary): keep it
+    # loaded rather than read it all back after the commit.
+    session.expire_on_commit = False
     try:
-        db.session.commit()
+        session.commit()
     except IntegrityError:
         db.session.rollback()
         if idempotency:
@@ -194,6 +201,8 @@ def open_case(
             if existing is not None:
                 return existing, False
         raise
+    finally:
+        session.expire_on_commit = True
     log.info(
         "case opened",
         extra={"reference": case.reference, "agency": routed.agency.code, "channel": case.channel},

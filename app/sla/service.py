@@ -78,9 +78,11 @@ def _schedule(clock: SlaClock, cal: BusinessCalendar) -> None:
 
 def start_clocks(case, agency, category_id: int | None) -> list[SlaClock]:
     """One clock per applicable posted standard, starting when the complaint was received."""
-    cal = business_calendar(agency.calendar)
+    with db.session.no_autoflush:  # the case is written once, with its next due time
+        cal = business_calendar(agency.calendar)
+        standards = sorted(applicable_standards(agency.id, category_id).items())
     clocks = []
-    for metric, standard in sorted(applicable_standards(agency.id, category_id).items()):
+    for metric, standard in standards:
         clock = SlaClock(
             metric=metric,
             standard_id=standard.id,
