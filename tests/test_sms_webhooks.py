@@ -313,3 +313,39 @@ def test_a_spanish_speaker_known_from_the_web_is_answered_in_spanish(client, twi
     assert reply.startswith(f"Añadido a su caso {reference}") or reply.startswith(
         f"Anadido a su caso {reference}"
     )
+
+
+def test_a_text_that_fails_to_process_is_kept_and_its_retry_acknowledges_by_sms(
+    client, twilio, staff_token, monkeypatch
+):
+    from app.sms import intake
+
+    real_open_case = intake.open_case
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("routing database hiccup")
+
+    monkeypatch.setattr(intake, "open_case", broken)  # a fault injected into one call
+    response, reply = text_us(client, COMPLAINT)
+    assert response.status_code == 200
+    assert reply == "We received your text and will reply with your case reference soon."
+    (row,) = _rows()
+    assert row.outcome == "failed" and "routing database hiccup" in row.reason
+    assert _cases() == []
+    monkeypatch.setattr(intake, "open_case", real_open_case)  # the fix is deployed
+    retried = client.post(
+        f"/api/v1/inbound/{row.id}/retry", headers=staff_token("admin@redress.example")
+    )
+    assert retried.status_code == 202
+    (case,) = _cases()
+    (sent,) = twilio.sent  # long after Twilio's request: the outbox acknowledges
+    assert sent["To"] == PHONE and case.reference in sent["Body"]
+    assert _rows()[0].outcome == "case_opened"
+
+
+def test_case_with_a_reference_that_is_not_theirs_is_recorded_with_what_they_typed(client, twilio):
+    _open(client)
+    other = "RX-0000-0000"
+    text_us(client, f"CASE {other}")
+    row = _rows()[-1]
+    assert row.kind == "keyword" and other in row.reason

@@ -74,7 +74,8 @@ def process(row: InboundMessage, now: datetime) -> None:
     try:
         phone = normalize_phone(sms.sender)
     except ContactError as exc:
-        record(row, "ignored", kind="bad_sender", reason=f"sender {sms.sender[:30]!r}: {exc}")
+        sender = mask_contact(sms.sender[:30])
+        record(row, "ignored", kind="bad_sender", reason=f"sender {sender}: {exc}")
         return
     customer = service.customer_by_phone(phone)
     conversation = _conversation(phone, customer)
@@ -274,7 +275,8 @@ def _add(row, sms, phone, conversation, decision: Decision, target: Case, now) -
 
 def _keyword(reason: str):
     def handle(row, sms, phone, conversation, decision: Decision, target, now) -> str | None:
-        record(row, "ignored", kind="keyword", reason=reason.format(ref=decision.case), case=target)
+        reason_text = reason.format(ref=decision.case or "none named")
+        record(row, "ignored", kind="keyword", reason=reason_text, case=target)
         return decision.reply
 
     return handle

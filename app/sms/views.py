@@ -16,7 +16,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 from app.common.time import utcnow
 from app.extensions import db
 from app.inbound import service as inbound
-from app.inbound.models import DONE
+from app.inbound.models import DONE, InboundMessage
 from app.sms import bp, intake, service
 from channels.contacts import mask_contact
 from channels.sms import replies, webhook
@@ -87,7 +87,7 @@ def inbound_sms():
         with intake.answering():
             inbound.process(row_id)
     db.session.expire_all()
-    row = db.session.get(type(row), row_id)
+    row = db.session.get(InboundMessage, row_id)
     reply = row.reply
     if row.outcome == "failed":
         # Kept and retryable; tell the person we have it rather than nothing at all.

@@ -98,9 +98,8 @@ def decide(body: str, conv: Conversation, *, has_media: bool = False) -> Decisio
     if keyword.reference:
         case = _find(conv, keyword.reference)
         if case is None:
-            return answer(
-                "not_found", replies.simple("not_found", lang, reference=keyword.reference)
-            )
+            reply = replies.simple("not_found", lang, reference=keyword.reference)
+            return answer("not_found", reply, keyword.reference)
     else:  # STATUS alone: the case texts go to, else the most recent one
         case = thread_target(conv) or (conv.cases[0] if conv.cases else None)
         if case is None:
