@@ -34,11 +34,22 @@ _BOUNCE_SUBJECT = re.compile(
     r"returned mail|mail delivery (?:failed|system|subsystem)|could not be delivered|"
     r"non[- ]?deliver|not delivered|delivery has failed|message not delivered|"
     r"rejected|returned to sender|unzustellbar|non remis|no se puede entregar|"
-    r"mail system error|delivery problem|permanent error|warning: could not send",
+    r"mail system error|delivery problem|permanent error|warning: could not send|"
+    r"error sending your mail|failed delivery|failure delivery|mail failed|"
+    r"メールエラー|配信できません|送信できません|届きませんでした|不達|未達|エラーメッセージ",
     re.IGNORECASE,
 )
+# A "still trying" warning: the address may yet work, so it is not marked undeliverable.
+_DELAY_SUBJECT = re.compile(
+    r"delayed|still being retried|could not send (?:mail|message) for past|"
+    r"delivery status notification \(delay\)|warning: message .* delayed|"
+    r"delivery delayed|not yet been delivered",
+    re.IGNORECASE,
+)
+# Addresses of mailing-list machinery (RFC 3834 section 2: never answer them).
+_LIST_MACHINERY = re.compile(r"^(?:owner-.+|.+-(?:request|admin|owner|bounces?))@", re.IGNORECASE)
 _DAEMON = re.compile(
-    r"^(?:mailer[-_]?daemon|postmaster|mail[-_]?delivery[-_]?(?:system|subsystem)?|"
+    r"^(?:mailer[-_]?daemon|post_?master|mail[-_]?delivery[-_]?(?:system|subsystem)?|"
     r"mdaemon|bounces?|nobody|root|mail|msexch|microsoftexchange[0-9a-f]*|noreply-dmarc)"
     r"(?:@|$)",
     re.IGNORECASE,
@@ -88,28 +99,43 @@ def _bounce(mail: ParsedEmail, own: tuple[str, ...]) -> Classification | None:
         return Classification("feedback_report", "abuse feedback report (ARF), not a complaint")
     if report in ("disposition-notification",):
         return Classification("auto_reply", "read receipt (message disposition notification)")
+    if re.match(r"\s*complaint about message from", mail.subject, re.IGNORECASE):
+        return Classification("feedback_report", "abuse complaint about a message, not a case")
+    ses = _ses_notification(mail)
+    if ses is not None:
+        return ses
     sender = (mail.from_address or "").lower()
     local = sender.split("@")[0]
-    return_path = mail.headers.get("return-path", "")
+    null_sender = mail.headers.get("return-path", "x").strip() in ("<>", "", "<MAILER-DAEMON>")
     subject = mail.subject
-    from_daemon = bool(_DAEMON.match(sender)) or bool(
-        re.search(
-            r"mailer[-_ ]?daemon|mail delivery (?:system|subsystem)",
-            mail.headers.get("from", ""),
-            re.I,
-        )
+    from_header = mail.headers.get("from", "")
+    mailer_daemon = bool(re.search(r"mailer[-_ ]?daemon", f"{sender} {from_header}", re.I))
+    postmaster = bool(_DAEMON.match(sender)) or bool(
+        re.search(r"mail delivery (?:system|subsystem)", from_header, re.I)
     )
     dsn = report == "delivery-status" or bool(mail.delivery_status)
+    # The returned original (message/rfc822 or its headers) travels with most bounces.
+    returned = any(
+        p.content_type in ("message/rfc822", "text/rfc822-headers", "message/global")
+        for p in mail.attachments
+    )
     looks = (
         dsn
+        or mailer_daemon
         or "x-failed-recipients" in mail.headers
-        or (from_daemon and (_BOUNCE_SUBJECT.search(subject) or not subject))
-        or (return_path.strip() in ("<>", "") and "return-path" in mail.headers
-            and _BOUNCE_SUBJECT.search(subject))
+        or (postmaster and (_BOUNCE_SUBJECT.search(subject) or null_sender or not subject))
+        or (null_sender and "return-path" in mail.headers and _BOUNCE_SUBJECT.search(subject))
         or (_BOUNCE_SUBJECT.search(subject) and local in ("postmaster", "mailer-daemon"))
-    )  # fmt: skip
+        or local in ("postmaster", "post_master", "mailer-daemon")
+        or (null_sender and returned)
+        or (_BOUNCE_SUBJECT.search(subject) and (returned or re.match(r"no-?reply", local)))
+    )
     if not looks:
         return None
+    if _DELAY_SUBJECT.search(subject) and not (dsn and _any_failed(mail)):
+        return Classification(
+            "bounce", "delivery delayed notice (the server is still trying)", delayed=True
+        )
     recipients, delayed = _failed_recipients(mail, own)
     if dsn and not recipients and delayed:
         return Classification("bounce", "delivery delayed notice (the server is still trying)",
@@ -119,6 +145,28 @@ def _bounce(mail: ParsedEmail, own: tuple[str, ...]) -> Classification | None:
     else:
         reason = "bounce: no failed recipient could be read from it"
     return Classification("bounce", reason, recipients)
+
+
+def _any_failed(mail: ParsedEmail) -> bool:
+    return any(b.get("action", "").lower().startswith("failed") for b in mail.delivery_status)
+
+
+def _ses_notification(mail: ParsedEmail) -> Classification | None:
+    """Amazon SES bounce, complaint and delivery notifications relayed by SNS (JSON)."""
+    text = mail.text.replace('\\"', '"')  # the SNS envelope escapes the SES JSON
+    if '"notificationType"' not in text:
+        return None
+    found = re.search(r'"notificationType"\s*:\s*"(\w+)"', text)
+    kind = found.group(1).lower() if found else ""
+    if kind == "bounce":
+        addresses = re.findall(r'"emailAddress"\s*:\s*"([^"]+@[^"]+)"', text)
+        recipients = list(dict.fromkeys(a.lower() for a in addresses))
+        return Classification(
+            "bounce", "bounce: Amazon SES notification for " + ", ".join(recipients[:5]), recipients
+        )
+    if kind == "complaint":
+        return Classification("feedback_report", "Amazon SES complaint notification")
+    return Classification("auto_reply", f"Amazon SES {kind or 'status'} notification")
 
 
 def _failed_recipients(mail: ParsedEmail, own: tuple[str, ...]) -> tuple[list[str], bool]:
@@ -190,6 +238,8 @@ def _auto_reply_reason(mail: ParsedEmail) -> str | None:
             return f"automatic reply ({name}: {h[name][:40]})"
     if h.get("x-autogenerated", "").lower() == "reply":
         return "automatic reply (X-AutoGenerated)"
+    if _LIST_MACHINERY.match(mail.from_address or ""):
+        return "mail from mailing-list machinery (an -admin, -request or owner- address)"
     if _AUTO_SUBJECT.search(mail.subject):
         return f"automatic reply (subject: {mail.subject[:60]})"
     if "list-id" in h or "list-unsubscribe" in h:

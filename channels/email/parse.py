@@ -154,7 +154,7 @@ def _ids(value: str) -> list[str]:
 def _address(value: str) -> tuple[str | None, str | None]:
     name, addr = parseaddr(value)
     addr = addr.strip()
-    if "@" not in addr:
+    if "@" not in addr or " " in addr:
         match = re.search(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+", value)
         addr = match.group(0) if match else ""
     return (addr or None), (name.strip() or None)
@@ -182,8 +182,11 @@ def parse_message(
     data = normalize_newlines(raw)
     if not data.strip():
         raise Unreadable("empty message")
-    head = data.split(b"\n\n", 1)[0]
-    if not re.search(rb"(?m)^[!-9;-~]+:", head) or b"\x00" in head:
+    head, sep, rest = data.partition(b"\n\n")
+    if b"\x00" in head:  # a stray NUL in a header (seen from real mail servers): drop it
+        head = head.replace(b"\x00", b"")
+        data = head + sep + rest
+    if not re.search(rb"(?m)^[A-Za-z0-9][A-Za-z0-9_-]*[ \t]*:", head):
         raise Unreadable("no email headers: this is not an RFC 5322 message")
     msg = _parse_bytes(data)
     headers: dict[str, str] = {}
