@@ -9,6 +9,7 @@ from datetime import datetime
 import pytest
 
 from app.cases.service import open_case
+from app.jobs import run_ready
 from app.extensions import db
 from app.staff.models import StaffUser
 from channels.intake import Intake
@@ -47,6 +48,7 @@ def open_test_case(
             subject=subject,
         )
     )
+    run_ready()  # deliver the acknowledgment, as the end of a real request would
     return case
 
 
