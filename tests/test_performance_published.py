@@ -198,9 +198,12 @@ def test_worker_job_refreshes_the_published_figures(client):
 def test_trend_chart_leaves_gaps_for_months_with_too_few_cases():
     from app.public.performance_views import trend_chart
 
-    trend = [{"percent_met": p} for p in (100.0, 50.0, None, 80.0, 90.0, 0.0)]
+    percents = (100.0, 50.0, None, 80.0, 90.0, 0.0)
+    trend = [{"month": f"2026-0{i + 1}", "percent_met": p} for i, p in enumerate(percents)]
     chart = trend_chart(trend, 90)
     assert len(chart["points"]) == 5
     assert len(chart["lines"]) == 2  # broken at the month without a figure
     top, bottom = chart["points"][0][1], chart["points"][-1][1]
     assert top < chart["goal_y"] < bottom  # SVG y grows downwards
+    assert chart["months"][0][0] == "2026-01" and chart["months"][1][0] == "2026-06"
+    assert [label for label, _y in chart["grid"]] == [0, 50, 100]

@@ -254,3 +254,65 @@ def test_public_site_works_without_javascript(browser, live_server, shots):
         page.screenshot(path=str(shots / "track-mobile-nojs.png"), full_page=True)
     finally:
         context.close()
+
+
+def _survey_token(app) -> str:
+    """A resolved case with a survey invitation; the link's token (read from the outbox)."""
+    from app.cases import service as cases
+    from app.extensions import db
+    from app.notify.models import OutboxItem
+    from app.performance import publish
+    from app.staff.models import StaffUser
+    from channels.intake import Intake
+
+    intake = Intake(
+        channel="web",
+        description="The bureau keeps a debt on my report that I paid.",
+        category="credit-report",
+        email="ana@example.org",
+        language="es",
+    )
+    case, _ = cases.open_case(intake)
+    admin = db.session.scalar(
+        db.select(StaffUser).where(StaffUser.email == "admin@redress.example")
+    )
+    cases.act(case, "resolve", admin, {"resolution": "The bureau removed the debt."})
+    publish()
+    item = db.session.scalar(db.select(OutboxItem).where(OutboxItem.kind == "survey_invitation"))
+    return re.search(r"/survey/([A-Za-z0-9_-]+)", item.body).group(1)
+
+
+@pytest.mark.parametrize("lang", ["en", "es"])
+def test_every_public_page_passes_axe_in_both_languages(
+    app, page, live_server, axe_script, shots, lang
+):
+    problems: list[str] = []
+    token = _survey_token(app)
+    for name, path in (
+        ("home", "/"),
+        ("form", "/complaints/new"),
+        ("track", "/track"),
+        ("standards", "/standards"),
+        ("survey", f"/survey/{token}"),
+        ("not-found", "/complaints/RX-0000-0000/confirmation"),
+        ("survey-forged", "/survey/not-a-token"),
+    ):
+        page.goto(f"{live_server}{path}?lang={lang}")
+        assert page.locator("html").get_attribute("lang") == lang, path
+        switch = page.locator("a.redress-language")
+        assert switch.get_attribute("lang") == ("es" if lang == "en" else "en")
+        check(page, axe_script, shots, f"{name}-{lang}", problems)
+
+    # Answer the survey with the keyboard-free way a person would: click the labels.
+    page.goto(f"{live_server}/survey/{token}?lang={lang}")
+    page.locator("label[for=satisfaction-5]").click()
+    page.locator("label[for=trust-4]").click()
+    page.locator("#comment").fill("Gracias." if lang == "es" else "Thanks.")
+    page.locator("button[type=submit]").click()
+    page.wait_for_load_state()
+    heading = page.locator("h1").inner_text()
+    assert heading == ("Gracias" if lang == "es" else "Thank you")
+    check(page, axe_script, shots, f"survey-thanks-{lang}", problems)
+    page.goto(f"{live_server}/survey/{token}?lang={lang}")
+    check(page, axe_script, shots, f"survey-answered-{lang}", problems)
+    assert not problems, "axe-core found serious or critical problems:\n\n" + "\n\n".join(problems)

@@ -39,17 +39,21 @@ CSV_COLUMNS = (
     "computed_at",
 )
 
-# The trend chart's drawing box (SVG user units).
-CHART_W, CHART_H, CHART_PAD = 240, 80, 6
+# The trend chart's drawing box (SVG user units): plot area, then room for the axis labels.
+CHART_W, CHART_H = 320, 130
+PLOT_LEFT, PLOT_RIGHT, PLOT_TOP, PLOT_BOTTOM = 40, 312, 8, 104
 
 
 def trend_chart(trend: list[dict], goal: float) -> dict:
-    """Points of the monthly trend for a small SVG line chart: months with too few cases
-    leave a gap rather than a misleading point."""
-    step = (CHART_W - 2 * CHART_PAD) / max(len(trend) - 1, 1)
+    """Points of the monthly trend for a small SVG line chart on a 0-100 % scale: months
+    with too few cases leave a gap rather than a misleading point."""
+    step = (PLOT_RIGHT - PLOT_LEFT) / max(len(trend) - 1, 1)
 
     def y(percent: float) -> float:
-        return round(CHART_H - CHART_PAD - (CHART_H - 2 * CHART_PAD) * percent / 100, 1)
+        return round(PLOT_BOTTOM - (PLOT_BOTTOM - PLOT_TOP) * percent / 100, 1)
+
+    def x(i: int) -> float:
+        return round(PLOT_LEFT + i * step, 1)
 
     segments: list[list[tuple[float, float]]] = [[]]
     points = []
@@ -58,14 +62,21 @@ def trend_chart(trend: list[dict], goal: float) -> dict:
             if segments[-1]:
                 segments.append([])
             continue
-        point = (round(CHART_PAD + i * step, 1), y(month["percent_met"]))
+        point = (x(i), y(month["percent_met"]))
         segments[-1].append(point)
         points.append(point)
     return {
         "width": CHART_W,
         "height": CHART_H,
+        "left": PLOT_LEFT,
+        "right": PLOT_RIGHT,
         "goal_y": y(goal),
-        "lines": [" ".join(f"{x},{yy}" for x, yy in seg) for seg in segments if len(seg) > 1],
+        "grid": [(label, y(label)) for label in (0, 50, 100)],
+        "months": [(trend[0]["month"], x(0)), (trend[-1]["month"], x(len(trend) - 1))]
+        if trend
+        else [],
+        "label_y": PLOT_BOTTOM + 18,
+        "lines": [" ".join(f"{px},{py}" for px, py in seg) for seg in segments if len(seg) > 1],
         "points": points,
         "any": bool(points),
     }
