@@ -207,3 +207,10 @@ def test_trend_chart_leaves_gaps_for_months_with_too_few_cases():
     assert top < chart["goal_y"] < bottom  # SVG y grows downwards
     assert chart["months"][0][0] == "2026-01" and chart["months"][1][0] == "2026-06"
     assert [label for label, _y in chart["grid"]] == [0, 50, 100]
+
+
+def test_openapi_documents_performance_and_survey_reports(client):
+    paths = client.get("/api/v1/openapi.json").json["paths"]
+    assert "csv" in str(paths["/api/v1/performance"]["get"]["parameters"])
+    assert "2026Q4" in str(paths["/api/v1/surveys/export"]["get"])
+    assert "standard_met" in str(paths["/api/v1/surveys/summary"]["get"]["parameters"])

@@ -40,7 +40,8 @@ def build_spec() -> dict:
     for name, schema in _SCHEMAS.items():
         spec.components.schema(name.removesuffix("Schema"), schema=schema)
     for rule in current_app.url_map.iter_rules():
-        if rule.endpoint.startswith("api.") and rule.endpoint != "api.openapi":
+        # /api/v1 routes of other blueprints too (published performance, survey reports).
+        if rule.rule.startswith("/api/v1/") and rule.endpoint != "api.openapi":
             view = current_app.view_functions[rule.endpoint]
             spec.path(view=view, app=current_app)
     return spec.to_dict()

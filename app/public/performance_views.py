@@ -154,6 +154,19 @@ def performance_figures():
         - in: query
           name: agency
           schema: {type: string}
+      responses:
+        200:
+          description: >
+            Per posted standard: met, breached and open-past-due counts, sample size,
+            percentage met (null under the minimum sample), channel mix and monthly trend,
+            with the time the figures were computed.
+          content:
+            application/json: {}
+            text/csv: {}
+        422:
+          content:
+            application/json:
+              schema: ErrorSchema
     """
     fmt = request.args.get("format", "").lower()
     if not fmt:

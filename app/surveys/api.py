@@ -20,8 +20,29 @@ def _invalid(field: str, message: str):
 @bp.get("/summary")
 @staff_required
 def summary():
-    """Satisfaction compared by agency, category, channel or standard met (your agency's
-    cases unless you are an admin)."""
+    """Survey answers compared.
+    ---
+    get:
+      summary: Satisfaction by agency, category, channel or standard met (staff; own agency)
+      parameters:
+        - in: query
+          name: by
+          schema: {type: string, enum: [agency, category, channel, standard_met]}
+        - in: query
+          name: quarter
+          schema: {type: string, example: 2026Q4}
+        - in: query
+          name: agency
+          schema: {type: string}
+          description: Admins only; an agency code.
+      responses:
+        200:
+          description: Respondents, and per question the answers, mean and share agreeing.
+        422:
+          content:
+            application/json:
+              schema: ErrorSchema
+    """
     by = request.args.get("by", "agency")
     if by not in reports.GROUPINGS:
         return _invalid("by", f"Use one of: {', '.join(reports.GROUPINGS)}.")
@@ -36,7 +57,27 @@ def summary():
 @bp.get("/export")
 @staff_required
 def export():
-    """The quarter's A-11 §280 figures per service, as CSV."""
+    """The quarter's A-11 §280 figures.
+    ---
+    get:
+      summary: OMB A-11 §280 figures per service for a quarter, as CSV (staff; own agency)
+      parameters:
+        - in: query
+          name: quarter
+          required: true
+          schema: {type: string, example: 2026Q4}
+      responses:
+        200:
+          description: >
+            One row per agency and service: customers served, offered the survey,
+            respondents, and the count of each answer (1-5) for each question.
+          content:
+            text/csv: {}
+        422:
+          content:
+            application/json:
+              schema: ErrorSchema
+    """
     quarter = request.args.get("quarter", "")
     try:
         rows = reports.export_rows(current_staff(), quarter, request.args.get("agency"))
