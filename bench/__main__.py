@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bench import api, sweep
+from bench import api, delivery, sweep
 
 # Each benchmark module provides `add_arguments(parser)` and `run(args) -> int`.
-BENCHMARKS = {"api": api, "sweep": sweep}
+BENCHMARKS = {"api": api, "delivery": delivery, "sweep": sweep}
 
 
 def main(argv: list[str] | None = None) -> int:

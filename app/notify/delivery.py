@@ -6,8 +6,9 @@ import logging
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select, update
+from sqlalchemy.orm import joinedload
 
-from app.cases.models import Event
+from app.cases.models import Case, Event
 from app.common.time import utcnow
 from app.customers.service import contact_block
 from app.extensions import db
@@ -45,8 +46,16 @@ def deliver(item_id: int, now: datetime | None = None) -> str:
     db.session.commit()
     if claimed is None:
         return "skipped"
-    item = db.session.get(OutboxItem, item_id)
-    db.session.refresh(item)
+    # One read for the row and what the message needs from its case (fresh, not cached).
+    item = db.session.scalars(
+        select(OutboxItem)
+        .where(OutboxItem.id == item_id)
+        .options(
+            joinedload(OutboxItem.case).joinedload(Case.agency),
+            joinedload(OutboxItem.case).joinedload(Case.customer),
+        )
+        .execution_options(populate_existing=True)
+    ).one()
     blocked = contact_block(item.channel, item.recipient) if item.audience == "customer" else None
     if blocked:
         # Opted out or bounced after this was queued: it never goes; the case shows why.
@@ -79,16 +88,19 @@ def deliver(item_id: int, now: datetime | None = None) -> str:
         item.last_error = None
         acknowledged = item.kind == "acknowledgment" and item.case is not None
         if acknowledged and sla.meet(item.case, ("acknowledge",), now):
-            item.case.events.append(
+            # Added by id: appending to case.events would first load the whole history.
+            db.session.add(
                 Event(
+                    case_id=item.case_id,
                     kind="acknowledged",
                     actor_type="system",
                     at=now,
                     after={"channel": item.channel, "state": result.state},
                 )
             )
+    state = item.state  # read before the commit expires it: no query to answer
     db.session.commit()
-    return item.state
+    return state
 
 
 def _thread_headers(item: OutboxItem) -> dict[str, str]:
