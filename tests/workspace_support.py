@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import re
-from html import unescape
 from datetime import datetime
+from html import unescape
 
 import pytest
 
 from app.cases.service import open_case
-from app.jobs import run_ready
 from app.extensions import db
+from app.jobs import run_ready
 from app.staff.models import StaffUser
 from channels.intake import Intake
 
@@ -37,7 +37,10 @@ def open_test_case(
     email: str | None = "pat@example.org",
     received_at: datetime | None = None,
     subject: str | None = None,
+    acknowledge: bool = True,
 ):
+    """A case opened as a channel would; `acknowledge=False` sends no acknowledgment, so
+    its clock keeps running."""
     case, _ = open_case(
         Intake(
             channel=channel,
@@ -46,7 +49,8 @@ def open_test_case(
             email=email,
             received_at=received_at,
             subject=subject,
-        )
+        ),
+        acknowledge=acknowledge,
     )
     run_ready()  # deliver the acknowledgment, as the end of a real request would
     return case

@@ -65,9 +65,8 @@ def apply_directory(directory: s.DirectorySpec) -> dict[str, int]:
                 row = existing.pop(c.date, None) or Closure(date=c.date)
                 row.name = c.name
                 kept.append(row)
-            for row in existing.values():
-                session.delete(row)
-            session.flush()
+            # Closures no longer in the file leave the collection; delete-orphan removes
+            # them (a session.delete() here left them in it, and the next add failed).
             cal.closures = kept
             session.add(cal)
             calendars[spec.code] = cal
