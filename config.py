@@ -70,6 +70,8 @@ class Config:
     MAX_CONTENT_LENGTH = int(_env("MAX_CONTENT_LENGTH", str(2 * 1024 * 1024)))
     # Public complaint API: per client address.
     PUBLIC_RATE_LIMIT = _env("PUBLIC_RATE_LIMIT", "30 per minute;500 per day")
+    # How long a post-resolution survey link stays open (days).
+    SURVEY_TTL_DAYS = int(_env("SURVEY_TTL_DAYS", "30"))
     RATELIMIT_STORAGE_URI = _env("RATELIMIT_STORAGE_URI", _env("REDIS_URL", "memory://"))
     RATELIMIT_HEADERS_ENABLED = True
     # Email deliverability (DNS) checks are for production only.

@@ -148,7 +148,7 @@ def invite(case: Case, now: datetime | None = None) -> SurveyInvitation | None:
     if db.session.scalar(db.select(SurveyInvitation.id).where(SurveyInvitation.case_id == case.id)):
         return None
     token = secrets.token_urlsafe(24)
-    days = int(current_app.config.get("SURVEY_TTL_DAYS", 30))
+    days = int(current_app.config["SURVEY_TTL_DAYS"])
     invitation = SurveyInvitation(
         case_id=case.id,
         token_hash=_hash(token),
