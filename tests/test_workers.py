@@ -165,7 +165,8 @@ def test_acknowledgment_goes_out_through_the_smtp_relay(app, smtp_sink):
     [mail] = received
     assert ref in mail["Subject"] and mail["To"] == "pat@example.org"
     assert mail["Message-ID"] == ack.provider_ref
-    assert "Consumer Financial Protection Bureau" in mail.get_payload()
+    text = mail.get_payload(0).get_payload(decode=True).decode()  # text, then its HTML twin
+    assert "Consumer Financial Protection Bureau" in text
 
 
 def test_relay_down_retries_with_backoff_then_parks_the_failure_on_the_case(app, staff_token):
