@@ -274,3 +274,13 @@ def test_cli_registers_an_app_whose_key_works(app, client):
     assert post(client, key).status_code == 201
     bad = runner.invoke(args=["open311", "register", " "])
     assert bad.exit_code != 0 and "name" in bad.output
+
+
+def test_unknown_resources_and_formats_get_the_spec_404(client):
+    xml = client.get("/open311/v2/services.csv")
+    assert xml.status_code == 404 and xml.mimetype == "text/xml"
+    assert_xml_like(xml.data, ERROR_XML)
+    as_json = client.get("/open311/v2/service_list.json")
+    assert as_json.status_code == 404 and as_json.json[0]["code"] == 404
+    # A known resource still answers: the catch-all only takes what nothing else does.
+    assert client.get("/open311/v2/services.json").status_code == 200

@@ -316,3 +316,30 @@ def test_supervisors_compare_by_channel_and_by_standard_met(client, staff_token,
     ).json
     assert ftc["groups"] == []  # FTC's one case has no response; CFPB's are not theirs to see
     assert client.get("/api/v1/surveys/summary?by=mood", headers=headers).status_code == 422
+
+
+def test_survey_without_csrf_token_keeps_the_answers_and_records_nothing(app, client, staff_token):
+    from app import create_app
+
+    link = survey_link(file_and_resolve(client, staff_token(CFPB_WORKER)))
+    secured = create_app(
+        "test", SQLALCHEMY_DATABASE_URI=app.config["SQLALCHEMY_DATABASE_URI"], WTF_CSRF_ENABLED=True
+    )
+    browser = secured.test_client()
+    try:
+        page = browser.get(link)
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True)).group(
+            1
+        )
+        refused = browser.post(link, data={**ALL_FIVES, "comment": "Kept for you"})
+        assert refused.status_code == 400
+        assert "We could not accept the form" in refused.get_data(as_text=True)
+        assert "Kept for you" in refused.get_data(as_text=True)
+        assert db.session.scalar(db.select(db.func.count(SurveyResponse.id))) == 0
+        accepted = browser.post(link, data={**ALL_FIVES, "csrf_token": token})
+        assert accepted.status_code == 200
+        assert db.session.scalar(db.select(db.func.count(SurveyResponse.id))) == 1
+    finally:
+        with secured.app_context():
+            db.session.remove()
+            db.engine.dispose()

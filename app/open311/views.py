@@ -390,3 +390,10 @@ def token(token: str, fmt: str):
     case = _open311_case(token)
     data = [{"service_request_id": case.reference, "token": case.reference}]
     return render(fmt, "service_requests", data)
+
+
+@bp.route("/<path:unknown>", methods=["GET", "POST"])
+def unknown_resource(unknown: str):
+    """Anything else under /open311/v2/ (an unknown resource or format): the spec's 404."""
+    fmt = "json" if unknown.endswith(".json") else "xml"
+    return _error(fmt, 404, "No such resource: use .xml or .json on a GeoReport v2 resource.")

@@ -43,6 +43,12 @@ def _messages(errors: dict[str, str]) -> dict[str, list[str]]:
 
 @bp.route("/survey/<token>", methods=["GET", "POST"])
 def survey(token: str):
+    return survey_page(token)
+
+
+def survey_page(token: str, csrf_failed: bool = False):
+    """The survey, its answer, or why it cannot be answered. With `csrf_failed` (the form
+    came without a valid token) the answers are shown again with a request to resend."""
     try:
         invitation = surveys.open_invitation(token)
     except surveys.SurveyClosed as closed:
@@ -58,7 +64,14 @@ def survey(token: str):
     with force_locale(lang):
         form = {f: request.form.get(f, "") for f in (*surveys.FIELDS, "comment")}
         errors: dict[str, list[str]] = {}
-        if request.method == "POST":
+        if csrf_failed:
+            errors["_form"] = [
+                gettext(
+                    "We could not accept the form, perhaps because your browser blocks cookies "
+                    "or the page was open for a long time. Check your answers and send them again."
+                )
+            ]
+        elif request.method == "POST":
             answers, comment, problems = surveys.validate_answers(request.form)
             if not problems:
                 try:
@@ -75,7 +88,7 @@ def survey(token: str):
         ]
         return _page(
             "public/survey.html",
-            422 if errors else 200,
+            400 if csrf_failed else 422 if errors else 200,
             reference=invitation.case.reference,
             agency=invitation.case.agency.name,
             questions=_questions(invitation, lang),

@@ -220,6 +220,10 @@ def _render_form(form: dict[str, str], errors: dict[str, list[str]], status: int
 @bp.errorhandler(CSRFError)
 def _csrf_failed(exc: CSRFError):
     """A form without a valid token: keep what the person wrote and ask them to send again."""
+    if request.endpoint == "public.survey":
+        from app.public.survey_views import survey_page
+
+        return survey_page(request.view_args["token"], csrf_failed=True)
     if request.endpoint != "public.new_complaint":
         return exc
     form = {name: request.form.get(name, "") for name in FORM_FIELDS}
