@@ -84,7 +84,7 @@ def test_compliance_per_standard_by_week_month_quarter_and_csv(client):
         exported = client.get("/staff/supervisor/compliance.csv")
     words = text_of(page)
     ack = re.search(
-        r"Acknowledge within 1 business days \(all complaints\) 98(\.0)? % (.*?) Weekly", words
+        r"Acknowledge within 1 business day \(all complaints\) 98(\.0)? % (.*?) Weekly", words
     )
     assert ack, words[words.index("Compliance") :][:600]
     assert ack.group(2).split(" %")[0:3] == ["100.0", " (1 of 1) 100.0", " (1 of 1) 50.0"]

@@ -179,7 +179,8 @@ def compliance(agency: Agency, now: datetime) -> dict:
 
 
 def _standard_label(s: ServiceStandard) -> str:
-    target = f"{s.target:g} {s.unit.replace('_', ' ')}"
+    unit = s.unit.replace("_", " ")
+    target = f"{s.target:g} {unit[:-1] if s.target == 1 else unit}"
     scope = s.category.name if s.category else "all complaints"
     return f"{METRIC_LABELS.get(s.metric, s.metric)} within {target} ({scope})"
 
