@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bench import api, delivery, sweep
+from bench import api, delivery, email, sweep
 
 # Each benchmark module provides `add_arguments(parser)` and `run(args) -> int`.
-BENCHMARKS = {"api": api, "delivery": delivery, "sweep": sweep}
+BENCHMARKS = {"api": api, "delivery": delivery, "email": email, "sweep": sweep}
 
 
 def main(argv: list[str] | None = None) -> int:

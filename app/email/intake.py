@@ -27,7 +27,7 @@ from app.inbound.service import Rejected, receive, record
 from app.notify.models import OutboxItem
 from channels.contacts import ContactError, email_match_key, mask_contact, normalize_email
 from channels.email import ParsedEmail, Unreadable, classify, parse_message, subject_references
-from channels.email.parse import normalize_newlines
+from channels.email.parse import normalize_newlines, sender_and_subject
 from channels.email.trim import trim_reply
 from channels.intake import Intake
 
@@ -52,12 +52,9 @@ def dedupe_key(raw: bytes) -> str:
 
 def _summary(raw: bytes) -> str:
     """What the operator list shows: the masked sender and the subject (never the body)."""
-    try:
-        mail = parse_message(raw[:65536] if len(raw) > 65536 else raw)
-    except Unreadable as exc:
-        return f"unreadable: {exc}"[:200]
-    sender = mask_contact(mail.from_address) if mail.from_address else "no sender"
-    return f"{sender}: {mail.subject or '(no subject)'}"[:200]
+    address, subject = sender_and_subject(raw)
+    sender = mask_contact(address) if address else "no sender"
+    return f"{sender}: {subject or '(no subject)'}"[:200]
 
 
 def accept(raw: bytes, source: str, meta: dict | None = None) -> tuple[InboundMessage, bool]:

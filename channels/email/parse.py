@@ -214,6 +214,16 @@ def parse_message(
     return parsed
 
 
+def sender_and_subject(raw: bytes) -> tuple[str | None, str]:
+    """Only the From address and the Subject, from the header block (cheap: for the operator
+    list's summary, before the message is parsed for real)."""
+    head = normalize_newlines(raw[:65536]).partition(b"\n\n")[0].replace(b"\x00", b"")
+    msg = email.message_from_bytes(head + b"\n\n", policy=policy.compat32)
+    headers = {k.lower(): _decode_header(str(v)) for k, v in reversed(msg.items())}
+    address, _ = _address(headers.get("from") or headers.get("sender") or "")
+    return address, headers.get("subject", "")[:300]
+
+
 def _content_type(part: Message) -> str:
     try:
         return part.get_content_type()
