@@ -39,12 +39,12 @@ def create_app(profile: str | None = None, **overrides) -> Flask:
     from app.api import bp as api_bp
     from app.ops.health import bp as ops_bp
     from app.ops.metrics import bp as metrics_bp
-    from app.open311.views import bp as open311_bp
     from app.public import bp as public_bp
+    from app.workspace import bp as workspace_bp
     from app.sms import bp as sms_bp
+    from app.open311.views import bp as open311_bp
     from app.public.performance_views import api_bp as performance_api_bp
     from app.surveys.api import bp as surveys_api_bp
-    from app.workspace import bp as workspace_bp
 
     csrf.exempt(api_bp)
     csrf.exempt(sms_bp)  # Twilio signs its requests instead
@@ -52,15 +52,18 @@ def create_app(profile: str | None = None, **overrides) -> Flask:
     app.register_blueprint(ops_bp)
     app.register_blueprint(metrics_bp)
     app.register_blueprint(public_bp)
+    app.register_blueprint(workspace_bp)
     app.register_blueprint(sms_bp)
     app.register_blueprint(performance_api_bp)
     app.register_blueprint(surveys_api_bp)
     csrf.exempt(open311_bp)  # form-encoded posts from apps, authenticated by api_key
     app.register_blueprint(open311_bp)
-    app.register_blueprint(workspace_bp)
     from app.email.webhook import bp as email_webhook_bp
 
     app.register_blueprint(email_webhook_bp)  # bearer token, exempt from CSRF
+    from app.mailroom.pages import bp as mailroom_pages_bp
+
+    app.register_blueprint(mailroom_pages_bp)  # /staff/mailroom: scans in, letters out
     _error_handlers(app)
 
     from app.cli import register

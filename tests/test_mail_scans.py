@@ -198,3 +198,13 @@ def test_real_scans_are_read_within_a_measured_error_rate(image, truth, limit, r
     record_property("cer", round(rate, 4))
     print(f"{image}: character error rate {rate:.2%}")
     assert rate < limit
+
+
+@needs_ocr
+def test_a_page_ocr_cannot_finish_in_time_is_left_for_a_person(monkeypatch):
+    import channels.mail_scans.extract as extract_module
+
+    monkeypatch.setattr(extract_module, "OCR_TIMEOUT_SECONDS", 1)
+    speckled = image_bytes(render_page("Iv Iuv l", noise=0.08, seed=5))  # heavy noise: slow OCR
+    scan = extract(speckled)
+    assert scan.text == "" and scan.confidence == 0.0

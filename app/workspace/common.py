@@ -45,6 +45,7 @@ def _layout() -> dict:
             ("workspace.queue", {"view": "mine"}, "My cases"),
             ("workspace.queue", {"view": "team"}, "My team's queue"),
             ("workspace.queue", {"view": "unassigned"}, "Unassigned"),
+            ("mailroom.mailroom_home", {}, "Mailroom"),
         ]
         if current_user.role in ("supervisor", "admin"):
             nav.append(("workspace.dashboard", {}, "Supervisor"))

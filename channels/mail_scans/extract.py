@@ -21,6 +21,8 @@ MAX_BYTES = 50 * 1024 * 1024
 # A page whose text layer has fewer characters than this is treated as an image.
 MIN_TEXT_LAYER_CHARS = 25
 OCR_DPI = 300
+# A page Tesseract cannot finish in this long (heavy noise, a photo) is left for a person.
+OCR_TIMEOUT_SECONDS = 45
 
 
 class ScanError(Exception):
@@ -196,9 +198,11 @@ def ocr_page(image, number: int) -> PageText:
     if page.confidence is not None and page.confidence >= 70:
         return page
     try:
-        osd = pytesseract.image_to_osd(image, output_type=pytesseract.Output.DICT)
+        osd = pytesseract.image_to_osd(
+            image, output_type=pytesseract.Output.DICT, timeout=OCR_TIMEOUT_SECONDS
+        )
         rotate = int(osd.get("rotate", 0))
-    except pytesseract.TesseractError:
+    except (pytesseract.TesseractError, RuntimeError):  # RuntimeError: the timeout
         rotate = 0
     if rotate:
         turned = _ocr(image.rotate(-rotate, expand=True), number)
@@ -220,7 +224,12 @@ def _prepare(image):
 def _ocr(image, number: int) -> PageText:
     import pytesseract
 
-    data = pytesseract.image_to_data(image, output_type=pytesseract.Output.DICT)
+    try:
+        data = pytesseract.image_to_data(
+            image, output_type=pytesseract.Output.DICT, timeout=OCR_TIMEOUT_SECONDS
+        )
+    except RuntimeError:  # pytesseract's timeout: nothing read, a person reads the page
+        return PageText(number, "", "ocr", 0.0)
     lines: dict[tuple[int, int, int], list[str]] = {}
     confidences: list[tuple[float, int]] = []
     for i, word in enumerate(data["text"]):
