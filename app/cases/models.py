@@ -27,6 +27,9 @@ class Case(db.Model):
         Index("ix_cases_routing_rule", "routing_rule_id"),
         # "What is due first": the earliest due time among the case's running clocks.
         Index("ix_cases_agency_next_due", "agency_id", "next_due_at", "id"),
+        # An admin's all-agency queue, due first; and a case page's "merged into this case".
+        Index("ix_cases_next_due", "next_due_at", "id"),
+        Index("ix_cases_merged_into", "merged_into_id"),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     reference: Mapped[str] = mapped_column(String(16), unique=True)

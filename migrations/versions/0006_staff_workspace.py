@@ -4,7 +4,8 @@ Revision ID: 0006
 Revises: 0005
 Create Date: 2026-11-29 07:00:00
 
-Lockout fields and last sign-in on staff_users; saved_replies for the case page's reply form.
+Lockout fields and last sign-in on staff_users; saved_replies for the case page's reply form;
+indexes for the all-agency queue (next_due_at, id) and merged cases (merged_into_id).
 
 """
 from alembic import op
@@ -38,8 +39,17 @@ def upgrade():
     with op.batch_alter_table('saved_replies', schema=None) as batch_op:
         batch_op.create_index('ix_saved_replies_agency', ['agency_id', 'title'], unique=False)
 
+    # The admin's all-agency queue (due first) and the case page's merged cases.
+    with op.batch_alter_table('cases', schema=None) as batch_op:
+        batch_op.create_index('ix_cases_next_due', ['next_due_at', 'id'], unique=False)
+        batch_op.create_index('ix_cases_merged_into', ['merged_into_id'], unique=False)
+
 
 def downgrade():
+    with op.batch_alter_table('cases', schema=None) as batch_op:
+        batch_op.drop_index('ix_cases_merged_into')
+        batch_op.drop_index('ix_cases_next_due')
+
     with op.batch_alter_table('saved_replies', schema=None) as batch_op:
         batch_op.drop_index('ix_saved_replies_agency')
     op.drop_table('saved_replies')
