@@ -19,9 +19,12 @@ from app.mailroom import letters, review
 from app.mailroom.drop import ingest
 from app.mailroom.models import PrintBatch
 from app.workspace.auth import staff_page
+from app.workspace.common import _layout as workspace_layout
 from channels.mail_scans.manifest import MAX_RETURN_ADDRESS, ManifestEntry
 
 bp = Blueprint("mailroom", __name__, url_prefix="/staff/mailroom", template_folder="templates")
+# The workspace's layout (USWDS styles, the staff navigation) for these pages too.
+bp.context_processor(workspace_layout)
 MAX_FILES = 20
 PREVIEW_WIDTH = 1100
 
