@@ -5,10 +5,16 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bench import api, delivery, email, sweep
+from bench import api, delivery, email, pages, sweep
 
 # Each benchmark module provides `add_arguments(parser)` and `run(args) -> int`.
-BENCHMARKS = {"api": api, "delivery": delivery, "email": email, "sweep": sweep}
+BENCHMARKS = {
+    "api": api,
+    "delivery": delivery,
+    "email": email,
+    "pages": pages,
+    "sweep": sweep,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

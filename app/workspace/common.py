@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from flask import url_for
+from flask import request, url_for
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
@@ -18,6 +18,7 @@ from app.sla.service import business_calendar
 from app.workspace import bp
 
 UTC_ZONE = ZoneInfo("UTC")
+_CACHE_KEY = "redress.staff_directory"
 
 
 @bp.app_template_filter("staff_time")
@@ -72,13 +73,17 @@ class Directory:
 
 
 def directory() -> Directory:
+    """Read once per request (cached on the request: an app context can outlive one)."""
+    if _CACHE_KEY in request.environ:
+        return request.environ[_CACHE_KEY]
     calendars = db.session.scalars(
         db.select(Calendar).options(selectinload(Calendar.closures))
     ).all()
     agencies = db.session.scalars(db.select(Agency).order_by(Agency.code)).all()
     categories = db.session.scalars(db.select(Category).order_by(Category.name)).all()
-    return Directory(
+    request.environ[_CACHE_KEY] = Directory(
         agencies={a.id: a for a in agencies},
         categories={c.id: c for c in categories},
         calendars={c.id: business_calendar(c) for c in calendars},
     )
+    return request.environ[_CACHE_KEY]

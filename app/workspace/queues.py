@@ -101,7 +101,12 @@ def queue_rows(cases: list[Case], now=None) -> list[dict]:
     ids = [c.id for c in cases]
     clocks = defaultdict(list)
     if ids:
-        for clock in db.session.scalars(db.select(SlaClock).where(SlaClock.case_id.in_(ids))):
+        # Plain rows, not ORM objects: a badge needs only these columns.
+        c = SlaClock
+        query = db.select(
+            c.case_id, c.metric, c.phase, c.due_at, c.at_risk_at, c.met_at, c.unit, c.calendar_id
+        ).where(c.case_id.in_(ids))
+        for clock in db.session.execute(query):
             clocks[clock.case_id].append(clock)
     staff_ids = {c.assignee_id for c in cases if c.assignee_id}
     names = {}
