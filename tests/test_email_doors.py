@@ -152,6 +152,31 @@ def test_smtp_redelivery_of_the_same_message_is_one_case(app, smtp_door):
     assert len(rows()) == 1 and case_count() == 1
 
 
+def test_smtp_answers_451_while_the_database_is_down_so_the_sender_retries(app):
+    import socket
+
+    from app import create_app
+
+    with socket.socket() as s:  # a port nothing listens on: the database is unreachable
+        s.bind(("127.0.0.1", 0))
+        dead_port = s.getsockname()[1]
+    down = create_app(
+        "test", SQLALCHEMY_DATABASE_URI=f"postgresql+psycopg://postgres@127.0.0.1:{dead_port}/x"
+    )
+    door = SmtpDoor(down, "127.0.0.1", 0)
+    port = door.start()
+    try:
+        with smtplib.SMTP("127.0.0.1", port, timeout=20) as conn:
+            conn.ehlo()
+            conn.mail("pat@example.org")
+            assert conn.rcpt(INTAKE)[0] == 250
+            code, reply = conn.data(complaint().as_bytes(policy=policy.SMTP))
+    finally:
+        door.stop()
+    assert code == 451 and b"try again later" in reply  # the sending server keeps it
+    assert rows() == []
+
+
 def test_cli_smtp_command_is_registered(app):
     result = app.test_cli_runner().invoke(args=["smtp", "--help"])
     assert result.exit_code == 0 and "--port" in result.output
