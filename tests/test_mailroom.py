@@ -5,7 +5,9 @@ from __future__ import annotations
 import io
 import json
 import os
+import unicodedata
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -304,3 +306,44 @@ def test_cli_intake_scans_reports_each_file_and_fails_when_one_fails(app, tmp_pa
     assert "failed  bad.pdf: The file is empty" in result.output
     missing = runner.invoke(intake, ["scans", str(tmp_path / "nope")])
     assert missing.exit_code != 0 and "not a folder" in missing.output
+
+
+OCR_SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "data" / "ocr_testimages"
+REAL_SCANS = {  # Tesseract's own test pages and their ground truth; the limit we hold to
+    "phototest.tif": ("phototest.gold.txt", 0.05),
+    "phototest-rotated-180.png": ("phototest.gold.txt", 0.05),
+    "8071_093.3B.tif": ("8071_093.3B.txt", 0.10),
+    "8087_054.3B.tif": ("8087_054.3B.txt", 0.10),
+}
+
+
+def character_error_rate(expected: str, got: str) -> float:
+    """Edit distance over the ground truth's length; spacing and curly quotes folded."""
+    quotes = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'})
+    a = " ".join(unicodedata.normalize("NFKC", expected).translate(quotes).split())
+    b = " ".join(unicodedata.normalize("NFKC", got).translate(quotes).split())
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i]
+        for j, cb in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+        previous = current
+    return previous[-1] / max(len(a), 1)
+
+
+@needs_ocr
+@pytest.mark.skipif(not OCR_SAMPLES.is_dir(), reason="shared OCR samples not present")
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # OCR is the same on both
+def test_real_scans_become_cases_read_within_a_measured_error_rate(app, tmp_path):
+    drop = tmp_path / "drop"
+    _drop(drop, {name: (OCR_SAMPLES / name).read_bytes() for name in REAL_SCANS})
+    report = process_folder(drop, now=NOW)
+    assert report.failed == 0, report.lines
+    rows = {r.meta["filename"]: r for r in db.session.scalars(db.select(InboundMessage))}
+    rates = {}
+    for name, (truth, limit) in REAL_SCANS.items():
+        case = _case(rows[name])
+        expected = (OCR_SAMPLES / truth).read_text(errors="replace")
+        rates[name] = character_error_rate(expected, case.description)
+        assert rates[name] < limit, (name, rates[name])
+    print("character error rates:", {k: f"{v:.2%}" for k, v in rates.items()})
