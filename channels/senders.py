@@ -11,7 +11,7 @@ import smtplib
 import ssl
 from dataclasses import dataclass, field
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
+from email.utils import formataddr, formatdate, make_msgid
 from typing import Protocol
 from urllib.parse import unquote, urlsplit
 
@@ -86,7 +86,8 @@ class SmtpSender:
 
     def build(self, message: OutboundMessage) -> EmailMessage:
         mail = EmailMessage()
-        mail["From"] = self.from_address
+        # The agency's name as the display name: people see who is writing to them.
+        mail["From"] = formataddr((message.sender_name, self.from_address))
         mail["To"] = message.to
         mail["Subject"] = message.subject or ""
         mail["Date"] = formatdate(localtime=False)

@@ -395,6 +395,7 @@ def test_a_whole_email_conversation_threads_both_ways(app, relay, client, staff_
     [ack] = relay.received
     assert relay.logins == ["relay@redress"]
     assert ack["To"] == "pat@example.org"
+    assert email.utils.parseaddr(ack["From"]) == (case.agency.name, INTAKE)
     assert ack["Subject"] == f"We received your complaint [{case.reference}]"
     assert ack["Auto-Submitted"] == "auto-replied"
     assert ack["In-Reply-To"] == first["Message-ID"]
