@@ -174,8 +174,17 @@ def test_caseworker_signs_in_claims_replies_and_resolves(page, server, axe_scrip
     db.session.expire_all()
     assert get_case(reference).status == "resolved"
 
+    # The pages a caseworker meets when something is not theirs, checked too.
+    page.goto(f"{server}/staff/admin")
+    assert "You do not have access to this page" in page.content()
+    check(page, axe_script, shots, "cw-06-forbidden", problems)
+    page.goto(f"{server}/staff/cases/RX-0000-0000")
+    assert "No such case" in page.content()
+    check(page, axe_script, shots, "cw-07-not-found", problems)
+
     page.get_by_role("button", name="Sign out").click()
     page.wait_for_url(re.compile(r".*/staff/login$"))
+    check(page, axe_script, shots, "cw-08-signed-out", problems)
     assert not problems, "axe-core found serious or critical problems:\n\n" + "\n\n".join(problems)
 
 
