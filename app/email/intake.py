@@ -18,7 +18,6 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from app.cases import attachments
 from app.cases.models import OPEN_STATUSES, Case, Message
 from app.cases.service import customer_replied, flag_case, open_case
-from app.customers.models import ContactPoint
 from app.customers.service import customer_has_contact, set_contact_status
 from app.email.models import SenderWindow
 from app.extensions import db
@@ -281,14 +280,3 @@ def _bounced(row: InboundMessage, recipients: list[str], reason: str, now: datet
             )
     note = f"; {marked} customer address(es) marked undeliverable" if marked else ""
     record(row, "ignored", kind="bounce", reason=(reason + note))
-
-
-def contact_point(address: str) -> ContactPoint | None:
-    """The customer's email contact point for an address (for tests and operators)."""
-    try:
-        key = email_match_key(normalize_email(address))
-    except ContactError:
-        return None
-    return db.session.scalar(
-        db.select(ContactPoint).where(ContactPoint.kind == "email", ContactPoint.value == key)
-    )
