@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from sqlalchemy.exc import IntegrityError
+
 from app.customers.models import ContactPoint, Customer
 from app.extensions import db
 from channels.contacts import ContactError, email_match_key, normalize_email, normalize_phone
@@ -19,22 +21,38 @@ def match_customer(intake: Intake) -> Customer:
     """The same person on any channel is one customer: match by email, then by phone.
 
     New contact points given alongside a known one are added to that customer; a postal
-    address is kept as given (addresses are too varied to match on).
+    address is kept as given (addresses are too varied to match on). Two complaints from a
+    new address at the same moment meet on one customer: the loser of the race to insert the
+    contact point (a unique key) takes the winner's customer.
     """
     email = email_match_key(intake.email) if intake.email else None
+    for _attempt in range(3):
+        customer, new_points = _find(intake, email)
+        if customer is not None and not new_points:
+            return _update(customer, intake)  # nothing to insert: no race to lose
+        try:
+            with db.session.begin_nested():
+                if customer is None:
+                    customer = Customer(language=intake.language or "en", contacts=[])
+                    db.session.add(customer)
+                for kind, value in new_points:
+                    customer.contacts.append(ContactPoint(kind=kind, value=value))
+                _update(customer, intake)
+                db.session.flush()
+            return customer
+        except IntegrityError:
+            continue  # the savepoint is rolled back; the other request's rows are visible now
+    raise RuntimeError("could not match the customer's contact points")  # pragma: no cover
+
+
+def _find(intake: Intake, email: str | None) -> tuple[Customer | None, list[tuple[str, str]]]:
+    """The known customer (or None) and the contact points of the intake still to add."""
     customer = None
     if email:
         customer = _lookup("email", email)
     if customer is None and intake.phone:
         customer = _lookup("phone", intake.phone)
-    if customer is None:
-        customer = Customer(language=intake.language or "en")
-        db.session.add(customer)
-    if intake.name and not customer.name:
-        customer.name = intake.name
-    if intake.preferred_contact:
-        customer.preferred_contact = intake.preferred_contact
-    known = {(p.kind, p.value) for p in customer.contacts}
+    known = {(p.kind, p.value) for p in customer.contacts} if customer else set()
     wanted = []
     if email:
         wanted.append(("email", email))
@@ -42,13 +60,22 @@ def match_customer(intake: Intake) -> Customer:
         wanted.append(("phone", intake.phone))
     if intake.address:
         wanted.append(("postal", intake.address.strip()))
+    new_points = []
     for kind, value in wanted:
         if (kind, value) in known:
             continue
-        if kind != "postal" and _lookup(kind, value) is not None:
+        if kind != "postal" and customer is not None and _lookup(kind, value) is not None:
             # Belongs to another customer already; keep both records rather than guess.
             continue
-        customer.contacts.append(ContactPoint(kind=kind, value=value))
+        new_points.append((kind, value))
+    return customer, new_points
+
+
+def _update(customer: Customer, intake: Intake) -> Customer:
+    if intake.name and not customer.name:
+        customer.name = intake.name
+    if intake.preferred_contact:
+        customer.preferred_contact = intake.preferred_contact
     return customer
 
 
