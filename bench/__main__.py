@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bench import api, delivery, email, pages, sweep
+from bench import api, delivery, email, pages, peer, sweep
 
 # Each benchmark module provides `add_arguments(parser)` and `run(args) -> int`.
 BENCHMARKS = {
@@ -13,6 +13,7 @@ BENCHMARKS = {
     "delivery": delivery,
     "email": email,
     "pages": pages,
+    "peer": peer,
     "sweep": sweep,
 }
 

@@ -137,7 +137,7 @@ def wrk(url: str, bodies: Path, token: str, args, seconds: int) -> dict:
             url,
             "--",
             str(bodies),
-            token,
+            token,  # the whole Authorization value ("Bearer ...", "token ..."), or ""
         ],
         capture_output=True,
         text=True,
@@ -221,7 +221,7 @@ def run(args) -> int:
     try:
         app_server.wait("/healthz")
         target = f"http://127.0.0.1:{app_server.port}/api/v1/complaints"
-        results["app_peak"] = measure_peak("app", target, bodies, token, args)
+        results["app_peak"] = measure_peak("app", target, bodies, f"Bearer {token}", args)
         peak = statistics.median(r["rps"] for r in results["app_peak"])
         rate = round(peak * 0.8, 1)
         log(f"app: {rate} req/s fixed rate (80 % of peak) for {args.duration} s")

@@ -1,5 +1,5 @@
 -- wrk: POST a JSON complaint, cycling through realistic bodies written by bench/api.py.
--- Usage: wrk -s bench/post.lua URL -- BODIES_FILE TOKEN
+-- Usage: wrk -s bench/post.lua URL -- BODIES_FILE [AUTHORIZATION_HEADER_VALUE]
 local bodies = {}
 local token = nil
 local counter = 0
@@ -17,7 +17,7 @@ function request()
   counter = counter + 1
   local headers = {["Content-Type"] = "application/json"}
   if token and token ~= "" then
-    headers["Authorization"] = "Bearer " .. token
+    headers["Authorization"] = token
   end
   return wrk.format("POST", nil, headers, bodies[(counter % #bodies) + 1])
 end

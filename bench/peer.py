@@ -1,0 +1,256 @@
+"""Side by side with Request Tracker 5 on this machine, in one run (opt-in: root, minutes).
+
+bench/rt/setup.sh installs RT 5 from Debian's packages into its own PostgreSQL cluster (port
+5433) and starts RT's standalone server on loopback. Then, with the same wrk settings (a second
+process, --connections, --duration; warm-up, --repeat runs, medians):
+
+  create      POST /api/v1/complaints (routing, clocks, acknowledgment outbox row, RQ enqueue)
+              vs RT's REST2 POST /REST/2.0/ticket (RT builds its auto-reply on create)
+  list        GET /api/v1/cases?status=new&sort=due&limit=50 (a staff token)
+              vs REST2 tickets in a queue by due date, 50 a page
+  queue page  the caseworker's team queue page /staff/queues/team (signed in)
+              vs RT's web search results page for the same question (signed in)
+  memory      RSS of each web process after the runs
+
+Our side runs on the benchmark data set (bench/dataset.py, --cases open cases); RT holds the
+tickets the create runs made (RT creates ~3 a second; loading it with a million is not
+feasible here, which flatters RT on the list and page figures).
+Raw figures go to bench/results/peer-<timestamp>.json.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import urllib.parse
+from datetime import datetime
+from pathlib import Path
+
+from bench.api import ROOT, Server, _bodies, wrk
+from bench.dataset import DEFAULT_URL, ensure_dataset, log, normalize_url
+
+RESULTS_DIR = ROOT / "bench" / "results"
+RT = "http://127.0.0.1:8095"
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL))
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/9")
+    parser.add_argument("--cases", type=int, default=1_000_000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--connections", type=int, default=4)
+    parser.add_argument("--duration", type=int, default=15)
+    parser.add_argument("--repeat", type=int, default=3)
+
+
+def _get_load(url: str, headers: dict[str, str], args, seconds: int) -> dict:
+    cmd = ["wrk", "-t2", f"-c{args.connections}", f"-d{seconds}s", "--latency", url]
+    for name, value in headers.items():
+        cmd += ["-H", f"{name}: {value}"]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+
+    def ms(label: str) -> float | None:
+        m = re.search(rf"^\s+{label}%\s+([\d.]+)(us|ms|s)", out, re.M)
+        if not m:
+            return None
+        value, unit = float(m.group(1)), m.group(2)
+        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "p50_ms": ms("50"),
+        "p99_ms": ms("99"),
+        "non_2xx": int(non2xx.group(1)) if non2xx else 0,
+    }
+
+
+def _runs(name: str, measure, args) -> dict:
+    measure(3)  # warm-up
+    runs = [measure(args.duration) for _ in range(args.repeat)]
+    summary = {
+        "rps": statistics.median(r["rps"] for r in runs),
+        "p50_ms": statistics.median(r["p50_ms"] for r in runs if r["p50_ms"] is not None),
+        "non_2xx": sum(r["non_2xx"] for r in runs),
+        "runs": runs,
+    }
+    log(
+        f"{name}: {summary['rps']:.1f} req/s, p50 {summary['p50_ms']:.1f} ms, non-2xx {summary['non_2xx']}"
+    )
+    return summary
+
+
+def _cookie(login_url: str, form: dict) -> str:
+    """Sign in through the real login form and return the session cookie header. Cookies are
+    carried by hand: production marks ours Secure, which a cookie jar keeps off plain http."""
+    import http.client
+
+    parts = urllib.parse.urlsplit(login_url)
+    jar: dict[str, str] = {}
+
+    def request(method: str, body: bytes | None = None) -> str:
+        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+        headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in jar.items())}
+        if body is not None:
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        conn.request(method, parts.path, body=body, headers=headers)
+        response = conn.getresponse()
+        for name, value in response.getheaders():
+            if name.lower() == "set-cookie":
+                key, _, rest = value.partition("=")
+                jar[key.strip()] = rest.split(";", 1)[0]
+        text = response.read().decode(errors="replace")
+        conn.close()
+        return text
+
+    page = request("GET")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    if token:
+        form = {**form, "csrf_token": token.group(1)}
+    request("POST", urllib.parse.urlencode(form).encode())
+    return "; ".join(f"{k}={v}" for k, v in jar.items())
+
+
+def _rss_mib(pattern: str) -> list[float]:
+    pids = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True).stdout.split()
+    sizes = []
+    for pid in pids:
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        match = re.search(r"VmRSS:\s+(\d+)", status)
+        if match:
+            sizes.append(round(int(match.group(1)) / 1024, 1))
+    return sizes
+
+
+def run(args) -> int:
+    setup = subprocess.run(
+        ["bash", str(ROOT / "bench" / "rt" / "setup.sh")], capture_output=True, text=True
+    )
+    if setup.returncode != 0:
+        print(setup.stdout + setup.stderr)
+        return setup.returncode
+    rt_token = setup.stdout.strip().splitlines()[-1]
+    url = normalize_url(args.database_url)
+    app, dataset = ensure_dataset(url, args.cases)
+    with app.app_context():
+        from app.extensions import db
+        from app.staff.models import StaffUser
+        from app.staff.tokens import issue_token
+
+        worker = db.session.scalar(
+            db.select(StaffUser).where(StaffUser.email == "caseworker@cfpb.example")
+        )
+        token = issue_token(worker)
+        db.session.remove()
+    RESULTS_DIR.mkdir(exist_ok=True)
+    ours = RESULTS_DIR / "peer-bodies.jsonl"
+    _bodies(ours)
+    theirs = RESULTS_DIR / "peer-rt-bodies.jsonl"
+    with ours.open() as src, theirs.open("w") as out:
+        for line in src:
+            body = json.loads(line)
+            out.write(
+                json.dumps(
+                    {
+                        "Queue": "General",
+                        "Subject": body["description"][:60],
+                        "Content": body["description"],
+                        "Requestor": body.get("email", "bench@example.org"),
+                    }
+                )
+                + "\n"
+            )
+    env = {
+        "REDRESS_ENV": "production",
+        "SECRET_KEY": "bench-only",
+        "DATABASE_URL": url.replace("postgresql+psycopg://", "postgresql://"),
+        "REDIS_URL": args.redis_url,
+        "LOG_LEVEL": "WARNING",
+    }
+    results: dict = {"started": datetime.now().isoformat(), "dataset_cases": dataset["cases"]}
+    server = Server("wsgi:app", env, args)
+    try:
+        server.wait("/healthz")
+        base = f"http://127.0.0.1:{server.port}"
+        results["create_ours"] = _runs(
+            "ours: create",
+            lambda s: wrk(f"{base}/api/v1/complaints", ours, f"Bearer {token}", args, s),
+            args,
+        )
+        results["create_rt"] = _runs(
+            "RT: create",
+            lambda s: wrk(f"{RT}/REST/2.0/ticket", theirs, f"token {rt_token}", args, s),
+            args,
+        )
+        results["list_ours"] = _runs(
+            "ours: list",
+            lambda s: _get_load(
+                f"{base}/api/v1/cases?status=new&sort=due&limit=50",
+                {"Authorization": f"Bearer {token}"},
+                args,
+                s,
+            ),
+            args,
+        )
+        query = urllib.parse.quote("Queue='General' AND Status='new'")
+        results["list_rt"] = _runs(
+            "RT: list",
+            lambda s: _get_load(
+                f"{RT}/REST/2.0/tickets?query={query}&orderby=Due&per_page=50",
+                {"Authorization": f"token {rt_token}"},
+                args,
+                s,
+            ),
+            args,
+        )
+        cookie = _cookie(
+            f"{base}/staff/login",
+            {"email": "caseworker@cfpb.example", "password": "redress-demo-password"},
+        )
+        results["page_ours"] = _runs(
+            "ours: queue page",
+            lambda s: _get_load(f"{base}/staff/queues/team", {"Cookie": cookie}, args, s),
+            args,
+        )
+        rt_cookie = _cookie(f"{RT}/NoAuth/Login.html", {"user": "root", "pass": "password"})
+        results["page_rt"] = _runs(
+            "RT: queue page",
+            lambda s: _get_load(
+                f"{RT}/Search/Results.html?Query={query}&OrderBy=Due&RowsPerPage=50",
+                {"Cookie": rt_cookie},
+                args,
+                s,
+            ),
+            args,
+        )
+        results["rss_ours_mib"] = server.worker_rss_mib()
+    finally:
+        server.stop()
+    results["rss_rt_mib"] = _rss_mib("rt-server")
+    rows = [
+        ("create", "create_ours", "create_rt"),
+        ("list 50 by due date (API)", "list_ours", "list_rt"),
+        ("queue page (web, signed in)", "page_ours", "page_rt"),
+    ]
+    print(f"\n  {'':30} {'Redress':>14} {'RT 5':>14} {'ratio':>9}")
+    for label, a, b in rows:
+        ra, rb = results[a], results[b]
+        print(
+            f"  {label:30} {ra['rps']:>9.1f} req/s {rb['rps']:>9.1f} req/s {ra['rps'] / rb['rps']:>8.0f}x"
+            f"   p50 {ra['p50_ms']:.0f} ms vs {rb['p50_ms']:.0f} ms"
+        )
+    print(
+        f"  {'RSS per web process':30} {max(results['rss_ours_mib']):>10} MiB {max(results['rss_rt_mib'] or [0]):>10} MiB"
+    )
+    out = RESULTS_DIR / f"peer-{datetime.now():%Y%m%d-%H%M%S}.json"
+    out.write_text(json.dumps(results, indent=2))
+    print(f"\n  raw figures: {out.relative_to(ROOT)}")
+    return 0
