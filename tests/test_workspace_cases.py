@@ -9,10 +9,11 @@ from datetime import timedelta
 from app.cases import attachments
 from app.cases.models import Message
 from app.cases.service import customer_replied, flag_case, get_case
-from app.common.time import utcnow
+from app.common.time import frozen_time, utcnow
 from app.extensions import db
 from app.workspace.models import SavedReply
 from app.workspace.queues import page_of_cases
+from tests.helpers import ny
 from tests.workspace_support import (  # noqa: F401 - _reset_staff is an autouse fixture
     CFPB_SUPERVISOR,
     CFPB_WORKER,
@@ -293,3 +294,18 @@ def test_attachments_download_as_files_never_inline(client):
     other = open_test_case("Another case.")
     assert client.get(f"/staff/cases/{other.reference}/attachments/{html.id}").status_code == 404
     assert db.session.get(Message, message.id) is not None
+
+
+def test_at_risk_filter_lists_cases_past_three_quarters_of_their_time(client):
+    received = ny(2026, 12, 9, 9, 0)  # Wednesday 9:00; acknowledge due Thursday 9:00
+    with frozen_time(received):
+        at_risk = open_test_case("Not acknowledged yet.", acknowledge=False).reference
+    with frozen_time(ny(2026, 12, 9, 11, 0)):
+        fresh = open_test_case("Just arrived.", acknowledge=False).reference
+    with frozen_time(ny(2026, 12, 9, 16, 0)):  # 7 of 8 working hours used for the first
+        sign_in(client, CFPB_WORKER)
+        page = client.get("/staff/queues/team?sla=at_risk")
+        on_track = client.get("/staff/queues/team?sla=on_track")
+    assert _references(page) == [at_risk]
+    assert re.search(rf"{at_risk} .*? At risk Acknowledge: 1 h business time left", text_of(page))
+    assert fresh in _references(on_track) and at_risk not in _references(on_track)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import and_, exists, literal_column, or_, select
 
 from app.cases.models import Case
 from app.common.errors import Forbidden, Invalid
 from app.common.time import parse_iso, utcnow
+from app.common.types import UTCDateTime
 from app.directory.models import Agency, Category
 from app.extensions import db
 from app.sla.models import SlaClock
@@ -23,7 +24,11 @@ def _sla_condition(state: str, now: datetime):
             and_(c.phase == "met", c.met_at > c.due_at),
         )
     elif state == "at_risk":
-        cond = and_(c.phase == "running", c.at_risk_at <= now, c.due_at > now)
+        # The expression of ix_sla_clocks_running_at_risk (phase = 'running' and at_risk_at).
+        running_at_risk = literal_column(
+            "CASE WHEN sla_clocks.phase = 'running' THEN sla_clocks.at_risk_at END", UTCDateTime
+        )
+        cond = and_(running_at_risk <= now, c.due_at > now)
     elif state == "paused":
         cond = c.phase == "paused"
     else:  # on_track: has a running clock, none at risk or breached

@@ -5,7 +5,8 @@ Revises: 0005
 Create Date: 2026-11-29 07:00:00
 
 Lockout fields and last sign-in on staff_users; saved_replies for the case page's reply form;
-indexes for the all-agency queue (next_due_at, id) and merged cases (merged_into_id).
+indexes for the all-agency queue (next_due_at, id), merged cases (merged_into_id) and
+running clocks' at-risk times (an expression index, for its statistics).
 
 """
 from alembic import op
@@ -39,6 +40,12 @@ def upgrade():
     with op.batch_alter_table('saved_replies', schema=None) as batch_op:
         batch_op.create_index('ix_saved_replies_agency', ['agency_id', 'title'], unique=False)
 
+    # "At risk" lists: statistics and an index for running clocks' at-risk times.
+    op.create_index(
+        'ix_sla_clocks_running_at_risk', 'sla_clocks',
+        [sa.text("(CASE WHEN phase = 'running' THEN at_risk_at END)")], unique=False,
+    )
+
     # The admin's all-agency queue (due first) and the case page's merged cases.
     with op.batch_alter_table('cases', schema=None) as batch_op:
         batch_op.create_index('ix_cases_next_due', ['next_due_at', 'id'], unique=False)
@@ -46,6 +53,7 @@ def upgrade():
 
 
 def downgrade():
+    op.drop_index('ix_sla_clocks_running_at_risk', table_name='sla_clocks')
     with op.batch_alter_table('cases', schema=None) as batch_op:
         batch_op.drop_index('ix_cases_merged_into')
         batch_op.drop_index('ix_cases_next_due')
