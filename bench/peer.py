@@ -25,7 +25,6 @@ import os
 import re
 import statistics
 import subprocess
-import sys
 import urllib.parse
 from datetime import datetime
 from pathlib import Path
@@ -80,7 +79,8 @@ def _runs(name: str, measure, args) -> dict:
         "runs": runs,
     }
     log(
-        f"{name}: {summary['rps']:.1f} req/s, p50 {summary['p50_ms']:.1f} ms, non-2xx {summary['non_2xx']}"
+        f"{name}: {summary['rps']:.1f} req/s, p50 {summary['p50_ms']:.1f} ms,"
+        f" non-2xx {summary['non_2xx']}"
     )
     return summary
 
@@ -243,13 +243,13 @@ def run(args) -> int:
     print(f"\n  {'':30} {'Redress':>14} {'RT 5':>14} {'ratio':>9}")
     for label, a, b in rows:
         ra, rb = results[a], results[b]
+        ratio = ra["rps"] / rb["rps"] if rb["rps"] else float("inf")
         print(
-            f"  {label:30} {ra['rps']:>9.1f} req/s {rb['rps']:>9.1f} req/s {ra['rps'] / rb['rps']:>8.0f}x"
+            f"  {label:30} {ra['rps']:>9.1f} req/s {rb['rps']:>9.1f} req/s {ratio:>8.0f}x"
             f"   p50 {ra['p50_ms']:.0f} ms vs {rb['p50_ms']:.0f} ms"
         )
-    print(
-        f"  {'RSS per web process':30} {max(results['rss_ours_mib']):>10} MiB {max(results['rss_rt_mib'] or [0]):>10} MiB"
-    )
+    ours_rss, rt_rss = max(results["rss_ours_mib"]), max(results["rss_rt_mib"] or [0])
+    print(f"  {'RSS per web process':30} {ours_rss:>10} MiB {rt_rss:>10} MiB")
     out = RESULTS_DIR / f"peer-{datetime.now():%Y%m%d-%H%M%S}.json"
     out.write_text(json.dumps(results, indent=2))
     print(f"\n  raw figures: {out.relative_to(ROOT)}")
