@@ -64,6 +64,7 @@ EXPECTED = {
         "new_case_with_photo",
     ),
 }
+_NOT_CAPTURES = ("SOURCE.txt", "README.txt")
 PHOTO = b"\xff\xd8\xff\xe0 captured mms"
 
 
@@ -71,7 +72,7 @@ def _captured() -> list[str]:
     return sorted(
         str(p.relative_to(DATA))
         for p in DATA.rglob("*")
-        if p.is_file() and p.suffix in (".form", ".txt") and p.name != "SOURCE.txt"
+        if p.is_file() and p.suffix in (".form", ".txt") and p.name not in _NOT_CAPTURES
     )
 
 

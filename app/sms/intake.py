@@ -142,8 +142,7 @@ def _rate_limited(
     minutes = int(config.get("SMS_RATE_WINDOW") or DEFAULT_RATE_WINDOW) // 60
     case = conversation.current_case
     if case is None or case.status not in OPEN_STATUSES:
-        cases = _cases(service.customer_by_phone(phone))
-        case = next((c for c in cases if c.status in OPEN_STATUSES), None)
+        case = next(iter(service.open_cases(service.customer_by_phone(phone))), None)
     reason = (
         f"rate limited: more than {limit} texts in {minutes} minutes from this number; "
         "kept here, not added to a case"
