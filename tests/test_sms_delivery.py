@@ -404,3 +404,25 @@ def test_after_stop_a_text_is_still_added_to_the_case_but_not_answered(client, t
     assert case.messages[-1].direction == "inbound"
     assert case.messages[-1].body == "One more detail for you."
     assert twilio.sent == []
+
+
+def test_mms_from_the_configured_regional_api_base_is_fetched_but_no_other_host(client, twilio):
+    twilio.media[_media_path(6)] = (b"regional photo", "image/jpeg")
+    text_us(
+        client,
+        "Two photos",
+        NumMedia="2",
+        MediaUrl0=f"{twilio.url}{_media_path(6)}",  # the edge named in TWILIO_API_BASE
+        MediaContentType0="image/jpeg",
+        MediaUrl1=f"http://127.0.0.1:9{_media_path(6)}",  # looks alike, is not it
+        MediaContentType1="image/jpeg",
+    )
+    db.session.expire_all()
+    (case,) = db.session.scalars(db.select(Case)).all()
+    assert [a.size for a in case.attachments] == [len(b"regional photo")]
+    (skipped,) = case.messages[0].meta["media_skipped"]
+    assert skipped == {
+        "index": 1,
+        "content_type": "image/jpeg",
+        "reason": "not a Twilio media address; not fetched",
+    }

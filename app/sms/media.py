@@ -22,13 +22,17 @@ class MediaSkipped(Exception):
 
 
 def _source_url(url: str) -> str:
-    """Where to fetch a media URL from. Only Twilio's API host is fetched (our credentials
-    go with the request, so never to a host named in a form); `TWILIO_API_BASE` stands in
-    for https://api.twilio.com (a regional edge, or a local stand-in in tests)."""
+    """Where to fetch a media URL from. Only Twilio's API is asked (our credentials go with
+    the request, so never to a host named in a form): https://api.twilio.com, or the
+    configured `TWILIO_API_BASE` (a regional edge; a local stand-in in tests), which also
+    stands in for api.twilio.com."""
+    default = f"https://{TWILIO_MEDIA_HOST}"
+    base = (current_app.config.get("TWILIO_API_BASE") or default).rstrip("/")
+    if url.startswith(f"{base}/"):
+        return url
     parts = urlsplit(url)
     if parts.scheme != "https" or parts.hostname != TWILIO_MEDIA_HOST or not parts.path:
         raise MediaSkipped("not a Twilio media address; not fetched")
-    base = (current_app.config.get("TWILIO_API_BASE") or f"https://{TWILIO_MEDIA_HOST}").rstrip("/")
     query = f"?{parts.query}" if parts.query else ""
     return f"{base}{parts.path}{query}"
 
