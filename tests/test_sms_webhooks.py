@@ -349,3 +349,28 @@ def test_case_with_a_reference_that_is_not_theirs_is_recorded_with_what_they_typ
     text_us(client, f"CASE {other}")
     row = _rows()[-1]
     assert row.kind == "keyword" and other in row.reason
+
+
+def test_two_first_texts_at_once_share_one_conversation_and_both_are_kept(app, client, twilio):
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        pytest.skip("SQLite serializes writers; the race needs PostgreSQL")
+    import threading
+
+    created = client.post("/api/v1/complaints", json={"description": COMPLAINT, "phone": PHONE})
+    reference = created.get_json()["reference"]
+    barrier, replies = threading.Barrier(2), []
+
+    def send(n: int) -> None:
+        with app.app_context():
+            barrier.wait()
+            replies.append(text_us(app.test_client(), f"Detail {n}")[1])
+            db.session.remove()
+
+    threads = [threading.Thread(target=send, args=(n,)) for n in (1, 2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert sorted(replies) == [f"Added to your case {reference}. Text STATUS for an update."] * 2
+    assert [r.outcome for r in _rows()] == ["threaded", "threaded"]
+    assert db.session.scalar(db.select(db.func.count(SmsConversation.id))) == 1

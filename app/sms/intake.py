@@ -10,6 +10,7 @@ from contextvars import ContextVar
 from datetime import datetime, timedelta
 
 from flask import current_app
+from sqlalchemy.exc import IntegrityError
 
 from app.cases import presenters
 from app.cases.models import OPEN_STATUSES, Case, Event, Message
@@ -113,9 +114,14 @@ def _conversation(phone: str, customer: Customer | None) -> SmsConversation:
     )
     if conversation is None:
         language = customer.language if customer and customer.language in ("en", "es") else "en"
-        conversation = SmsConversation(phone=phone, language=language, window_count=0)
-        db.session.add(conversation)
-        db.session.flush()
+        try:
+            with db.session.begin_nested():  # two first texts at once: one row wins
+                conversation = SmsConversation(phone=phone, language=language, window_count=0)
+                db.session.add(conversation)
+        except IntegrityError:
+            conversation = db.session.scalar(
+                db.select(SmsConversation).where(SmsConversation.phone == phone)
+            )
     return conversation
 
 
