@@ -7,6 +7,7 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from flask import current_app
@@ -97,13 +98,16 @@ def process(row: InboundMessage, now: datetime) -> None:
         conversation.language = decision.language
     by_reference = {case.reference: case for case in cases}
     target = by_reference.get(decision.case) if decision.case else None
-    # After STOP (until START) nothing is texted back, not even through TwiML.
-    silenced = service.phone_status(phone) == "opted_out" and decision.action not in (
-        "start",
-        "help",
-    )
-    reply = _HANDLERS[decision.action](row, sms, phone, conversation, decision, target, now)
-    row.reply = None if silenced and decision.action != "stop" else reply
+    # After STOP (until START) nothing is texted back, not even through TwiML; HELP and the
+    # STOP and START confirmations are the exceptions carriers expect.
+    opted_out = service.phone_status(phone) == "opted_out"
+    turn = _Turn(row, sms, phone, conversation, decision, target, now, _answering.get())
+    if opted_out:
+        turn = replace(turn, answering=False)
+    reply = _HANDLERS[decision.action](turn)
+    if opted_out and decision.action not in ("start", "help", "stop"):
+        reply = None
+    row.reply = reply
 
 
 def _conversation(phone: str, customer: Customer | None) -> SmsConversation:
@@ -221,38 +225,49 @@ def _reply_on_case(case: Case, text: str, now: datetime) -> Message:
     return message
 
 
-def _open(row, sms, phone, conversation, decision: Decision, target, now) -> str | None:
-    lang = decision.language
-    # A reply in the TwiML answer is the acknowledgment, unless the number opted out or
-    # Twilio's request is long gone (a retry): then the outbox acknowledges.
-    in_reply = _answering.get() and service.phone_status(phone) != "opted_out"
+@dataclass(frozen=True)
+class _Turn:
+    """One text being acted on: what came in, what we decided, where it lands."""
+
+    row: InboundMessage
+    sms: webhook.InboundSms
+    phone: str
+    conversation: SmsConversation
+    decision: Decision
+    target: Case | None  # the number's case the decision names, if any
+    now: datetime
+    # Whether a reply goes back in the TwiML answer: inside Twilio's request, and the
+    # number has not said STOP.
+    answering: bool
+
+
+def _open(turn: _Turn) -> str | None:
+    """A new case. The TwiML reply is its acknowledgment; without one (opted out, or a retry
+    long after Twilio's request) the outbox acknowledges on another channel or not at all."""
+    lang, sms, now = turn.decision.language, turn.sms, turn.now
     case, _ = open_case(
         Intake(
             channel="sms",
             description=_body(sms, lang),
-            phone=phone,
+            phone=turn.phone,
             language=lang,
-            received_at=row.received_at,
+            received_at=turn.row.received_at,
         ),
         now=now,
         commit=False,
-        acknowledge=not in_reply,
+        acknowledge=not turn.answering,
         external_id=sms.sid,
         message_meta=_meta(sms),
     )
     message = case.messages[0]
     _attach(case, message, sms, now)
-    conversation.current_case = case
-    conversation.start_new = False
-    record(row, "case_opened", kind="new_case", case=case, message=message)
-    if not in_reply:
+    turn.conversation.current_case = case
+    turn.conversation.start_new = False
+    record(turn.row, "case_opened", kind="new_case", case=case, message=message)
+    if not turn.answering:
         return None
     text = replies.case_opened(
-        case.reference,
-        case.agency.code,
-        _promise(case, lang),
-        presenters.tracking_url(case),
-        lang,
+        case.reference, case.agency.code, _promise(case, lang), presenters.tracking_url(case), lang
     )
     _reply_on_case(case, text, now)
     if sla.meet(case, ("acknowledge",), now):
@@ -267,58 +282,42 @@ def _open(row, sms, phone, conversation, decision: Decision, target, now) -> str
     return text
 
 
-def _add(row, sms, phone, conversation, decision: Decision, target: Case, now) -> str | None:
-    message = customer_replied(
-        target, _body(sms, decision.language), "sms", now, external_id=sms.sid, meta=_meta(sms)
-    )
-    _attach(target, message, sms, now)
-    record(row, "threaded", kind="reply", case=target, message=message)
-    if _answering.get() and service.phone_status(phone) != "opted_out":
-        _reply_on_case(target, decision.reply, now)
-    return decision.reply
+def _add(turn: _Turn) -> str | None:
+    case, sms = turn.target, turn.sms
+    body = _body(sms, turn.decision.language)
+    message = customer_replied(case, body, "sms", turn.now, external_id=sms.sid, meta=_meta(sms))
+    _attach(case, message, sms, turn.now)
+    record(turn.row, "threaded", kind="reply", case=case, message=message)
+    if turn.answering:
+        _reply_on_case(case, turn.decision.reply, turn.now)
+    return turn.decision.reply
 
 
-def _keyword(reason: str):
-    def handle(row, sms, phone, conversation, decision: Decision, target, now) -> str | None:
-        reason_text = reason.format(ref=decision.case or "none named")
-        record(row, "ignored", kind="keyword", reason=reason_text, case=target)
-        return decision.reply
-
-    return handle
+def _answered(turn: _Turn, reason: str, kind: str = "keyword") -> str | None:
+    """A keyword (or an empty text): answered, nothing added to a case."""
+    record(turn.row, "ignored", kind=kind, reason=reason, case=turn.target)
+    return turn.decision.reply
 
 
-def _switch(row, sms, phone, conversation, decision, target, now) -> str | None:
-    conversation.current_case = target
-    conversation.start_new = False
-    return _keyword("CASE: later texts go to {ref}")(
-        row, sms, phone, conversation, decision, target, now
-    )
+def _switch(turn: _Turn) -> str | None:
+    turn.conversation.current_case = turn.target
+    turn.conversation.start_new = False
+    return _answered(turn, f"CASE: later texts go to {turn.decision.case}")
 
 
-def _start_new(row, sms, phone, conversation, decision, target, now) -> str | None:
-    conversation.start_new = True
-    return _keyword("NEW: the next text opens a new case")(
-        row, sms, phone, conversation, decision, target, now
-    )
+def _start_new(turn: _Turn) -> str | None:
+    turn.conversation.start_new = True
+    return _answered(turn, "NEW: the next text opens a new case")
 
 
-def _stop(row, sms, phone, conversation, decision, target, now) -> str | None:
-    flagged = service.opt_out(phone, "texted STOP", now)
-    record(
-        row, "ignored", kind="keyword", reason=f"STOP: opted out; {flagged} open case(s) flagged"
-    )
-    return decision.reply
+def _stop(turn: _Turn) -> str | None:
+    flagged = service.opt_out(turn.phone, "texted STOP", turn.now)
+    return _answered(turn, f"STOP: opted out; {flagged} open case(s) flagged")
 
 
-def _start(row, sms, phone, conversation, decision, target, now) -> str | None:
-    service.opt_in(phone, now)
-    record(row, "ignored", kind="keyword", reason="START: opted back in")
-    return decision.reply
-
-
-def _empty(row, sms, phone, conversation, decision, target, now) -> str | None:
-    record(row, "ignored", kind="empty", reason="an empty text with no media: nothing to act on")
-    return decision.reply
+def _start(turn: _Turn) -> str | None:
+    service.opt_in(turn.phone, turn.now)
+    return _answered(turn, "START: opted back in")
 
 
 _HANDLERS = {
@@ -326,10 +325,14 @@ _HANDLERS = {
     "add_to_case": _add,
     "switch": _switch,
     "start_new": _start_new,
-    "status": _keyword("STATUS of {ref} answered"),
-    "help": _keyword("HELP answered"),
-    "not_found": _keyword("CASE/STATUS: no such open case for this number ({ref})"),
+    "status": lambda turn: _answered(turn, f"STATUS of {turn.decision.case} answered"),
+    "help": lambda turn: _answered(turn, "HELP answered"),
+    "not_found": lambda turn: _answered(
+        turn, f"CASE/STATUS: no such open case for this number ({turn.decision.case})"
+    ),
     "stop": _stop,
     "start": _start,
-    "empty": _empty,
+    "empty": lambda turn: _answered(
+        turn, "an empty text with no media: nothing to act on", kind="empty"
+    ),
 }
