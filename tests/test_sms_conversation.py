@@ -219,3 +219,13 @@ def test_acknowledgment_keeps_the_reference_within_two_segments(language):
     # A very long agency code still leaves the reference in.
     text = replies.case_opened(reference, "X" * 200, promise, url, language)
     assert segments.count(text).count <= 2 and reference in text
+
+
+@pytest.mark.parametrize("language", ["en", "es"])
+@pytest.mark.parametrize(
+    "key", ["help", "stop", "start", "empty", "limited", "new", "trouble", "no_cases"]
+)
+def test_every_fixed_reply_fits_two_segments_in_both_languages(key, language):
+    reply = replies.simple(key, language)
+    assert segments.count(reply).count <= 2
+    assert not reply.endswith("...")  # fits whole, never cut
