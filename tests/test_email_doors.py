@@ -468,3 +468,42 @@ def test_a_bounce_of_our_acknowledgment_stops_email_and_flags_the_case(app, rela
     message, item = notify_customer(case, "message", body="Any news?")
     db.session.commit()
     assert item is None and len(relay.received) == 1
+
+
+# --- at scale: the doors answer at once, an RQ worker processes ------------------------------
+
+
+@pytest.fixture
+def redis_app(app, redis_url):
+    from app import create_app
+
+    application = create_app(
+        "test",
+        SQLALCHEMY_DATABASE_URI=app.config["SQLALCHEMY_DATABASE_URI"],
+        REDIS_URL=redis_url,
+        INBOUND_EMAIL_TOKEN="relay-secret-123",
+    )
+    with application.app_context():
+        yield application
+        db.session.remove()
+
+
+def test_with_redis_the_webhook_answers_at_once_and_a_worker_opens_the_case(redis_app, redis_url):
+    from redis import Redis
+    from rq import Queue, SimpleWorker
+
+    from app.jobs import QUEUES
+
+    raw = complaint("Overtime", "My employer has not paid overtime for six weeks.").as_bytes()
+    got = redis_app.test_client().post(
+        "/webhooks/email", data=raw, headers={"Authorization": "Bearer relay-secret-123"}
+    )
+    assert got.status_code == 202 and got.get_json()["outcome"] == "pending"
+    conn = Redis.from_url(redis_url)
+    assert Queue("intake", connection=conn).count == 1
+    assert case_count() == 0  # stored and answered; nothing processed yet
+    SimpleWorker([Queue(n, connection=conn) for n in QUEUES], connection=conn).work(burst=True)
+    [row] = rows()
+    assert row.outcome == "case_opened" and row.case.agency.code == "DOL-WHD"
+    ack = db.session.scalar(db.select(OutboxItem).where(OutboxItem.case_id == row.case_id))
+    assert ack.state == "recorded"  # the acknowledgment job ran on the same worker
