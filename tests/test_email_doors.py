@@ -468,6 +468,12 @@ def test_a_bounce_of_our_acknowledgment_stops_email_and_flags_the_case(app, rela
     message, item = notify_customer(case, "message", body="Any news?")
     db.session.commit()
     assert item is None and len(relay.received) == 1
+    # Then the customer writes again from that address: it works, so it is usable again.
+    again = _send_in(complaint(f"Re: [{case.reference}]", "My mailbox was full, sorry.").as_bytes())
+    assert again.outcome == "threaded" and again.case_id == case.id
+    db.session.refresh(case)
+    assert case.customer.contacts[0].status == "ok"
+    assert case.has_flag("contact_undeliverable")  # a caseworker clears the flag
 
 
 # --- at scale: the doors answer at once, an RQ worker processes ------------------------------

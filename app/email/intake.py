@@ -18,6 +18,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from app.cases import attachments
 from app.cases.models import OPEN_STATUSES, Case, Message
 from app.cases.service import customer_replied, flag_case, open_case
+from app.customers.models import ContactPoint
 from app.customers.service import customer_has_contact, set_contact_status
 from app.email.models import SenderWindow
 from app.extensions import db
@@ -106,6 +107,7 @@ def process(row: InboundMessage, now: datetime) -> None:
             reason=f"more than {limit} messages from this sender this hour; kept, not acted on",
         )
         return
+    _revive(email_match_key(sender), now)
     cited = _thread(mail)
     if cited is not None and customer_has_contact(cited.customer, sender):
         _threaded(row, mail, cited, now)
@@ -120,6 +122,17 @@ def _sender(mail: ParsedEmail) -> str:
         return normalize_email(mail.from_address)
     except ContactError as exc:
         raise Rejected(f"the sender address is not usable: {exc}") from None
+
+
+def _revive(address: str, now: datetime) -> None:
+    """An address that bounced before but just wrote to us works again (an opt-out stays)."""
+    status = db.session.scalar(
+        db.select(ContactPoint.status).where(
+            ContactPoint.kind == "email", ContactPoint.value == address
+        )
+    )
+    if status == "undeliverable":
+        set_contact_status("email", address, "ok", "the customer wrote from this address", now)
 
 
 def _count_sender(sender: str, now: datetime) -> int:
