@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time
 
 from flask import flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -26,7 +27,7 @@ from app.workspace.models import SavedReply
 
 @bp.route("/admin", methods=["GET", "POST"])
 @staff_page("admin")
-def admin_home():
+def admin_home() -> ResponseReturnValue:
     """Edit agencies, queues, categories, standards, calendars and routing rules as one
     directory document, checked by the same validator as `redress directory load`."""
     problems, status = [], 200
@@ -60,7 +61,9 @@ def admin_home():
 
 @bp.get("/admin/calendars")
 @staff_page("admin")
-def admin_calendars(errors: dict | None = None, form: dict | None = None, status: int = 200):
+def admin_calendars(
+    errors: dict | None = None, form: dict | None = None, status: int = 200
+) -> ResponseReturnValue:
     calendars = db.session.scalars(select(Calendar).order_by(Calendar.code)).all()
     return render_template(
         "workspace/admin_calendars.html",
@@ -72,7 +75,7 @@ def admin_calendars(errors: dict | None = None, form: dict | None = None, status
 
 @bp.post("/admin/calendars/closures")
 @staff_page("admin")
-def add_closure():
+def add_closure() -> ResponseReturnValue:
     """Add a holiday or closure; running clocks on the calendar move past it at once."""
     form = {k: request.form.get(k, "").strip() for k in ("calendar", "date", "name")}
     errors = {}
@@ -106,7 +109,7 @@ def add_closure():
 
 @bp.post("/admin/calendars/closures/<int:closure_id>/delete")
 @staff_page("admin")
-def delete_closure(closure_id: int):
+def delete_closure(closure_id: int) -> ResponseReturnValue:
     closure = db.session.get(Closure, closure_id)
     if closure is None:
         flash("That closure was already removed.", "error")
@@ -125,7 +128,7 @@ def delete_closure(closure_id: int):
 
 @bp.get("/admin/routing")
 @staff_page("admin")
-def admin_routing():
+def admin_routing() -> ResponseReturnValue:
     """Which rule would match a sample complaint, and why each rule did or did not."""
     form = {k: request.args.get(k, "").strip() for k in ("text", "category", "channel", "zip")}
     decision, rules, error = None, [], None
@@ -162,7 +165,7 @@ def admin_routing():
 
 @bp.route("/admin/staff", methods=["GET", "POST"])
 @staff_page("admin")
-def admin_staff():
+def admin_staff() -> ResponseReturnValue:
     form, errors, status = {}, {}, 200
     if request.method == "POST":
         form = {k: request.form.get(k, "").strip() for k in ("email", "name", "role", "agency")}
@@ -198,7 +201,7 @@ def admin_staff():
 
 @bp.post("/admin/staff/<int:staff_id>")
 @staff_page("admin")
-def admin_staff_update(staff_id: int):
+def admin_staff_update(staff_id: int) -> ResponseReturnValue:
     """Deactivate, reactivate or unlock a staff member."""
     staff = db.session.get(StaffUser, staff_id)
     change = request.form.get("change")
@@ -222,7 +225,7 @@ def admin_staff_update(staff_id: int):
 
 @bp.route("/saved-replies", methods=["GET", "POST"])
 @staff_page("supervisor", "admin")
-def saved_replies():
+def saved_replies() -> ResponseReturnValue:
     """Supervisors keep their agency's saved replies; admins may add ones for everyone."""
     form, errors, status = {}, {}, 200
     if request.method == "POST":
@@ -263,7 +266,7 @@ def saved_replies():
 
 @bp.post("/saved-replies/<int:reply_id>/delete")
 @staff_page("supervisor", "admin")
-def delete_saved_reply(reply_id: int):
+def delete_saved_reply(reply_id: int) -> ResponseReturnValue:
     reply = db.session.get(SavedReply, reply_id)
     mine = reply is not None and (
         current_user.sees_all_agencies or reply.agency_id == current_user.agency_id

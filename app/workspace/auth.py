@@ -7,6 +7,7 @@ from functools import wraps
 from urllib.parse import urlsplit
 
 from flask import current_app, flash, g, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
 from flask_login import LoginManager, current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFError
 
@@ -141,7 +142,7 @@ def attempt_sign_in(email: str, password: str, now: datetime) -> tuple[StaffUser
 
 
 @bp.route("/login", methods=["GET", "POST"])
-def login():
+def login() -> ResponseReturnValue:
     if current_user.is_authenticated and request.method == "GET":
         return redirect(url_for("workspace.home"))
     email, error = "", None
@@ -164,7 +165,7 @@ def login():
 
 
 @bp.post("/logout")
-def logout():
+def logout() -> ResponseReturnValue:
     logout_user()
     session.clear()
     flash("You have signed out.", "info")
@@ -172,6 +173,6 @@ def logout():
 
 
 @bp.errorhandler(CSRFError)
-def _csrf_failed(exc: CSRFError):
+def _csrf_failed(exc: CSRFError) -> ResponseReturnValue:
     """A staff form sent without a valid token is refused and changes nothing."""
     return render_template("workspace/csrf.html"), 400

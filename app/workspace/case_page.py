@@ -4,6 +4,7 @@ the routing decision and the clocks; and every action, through app.cases.service
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
@@ -175,7 +176,7 @@ def _render(case: Case, *, form: dict | None = None, error=None, status: int = 2
 
 @bp.get("/cases/<reference>")
 @staff_page()
-def case_detail(reference: str):
+def case_detail(reference: str) -> ResponseReturnValue:
     try:
         case = _load(reference)
     except NotFound:
@@ -185,7 +186,7 @@ def case_detail(reference: str):
 
 @bp.post("/cases/<reference>/actions")
 @staff_page()
-def case_action(reference: str):
+def case_action(reference: str) -> ResponseReturnValue:
     """Apply one action from the case page's forms; a refused action keeps what was typed."""
     try:
         case = _load(reference)
@@ -234,7 +235,7 @@ def _done_message(action: str, case: Case) -> str:
 
 @bp.get("/cases/<reference>/attachments/<int:attachment_id>")
 @staff_page()
-def case_attachment(reference: str, attachment_id: int):
+def case_attachment(reference: str, attachment_id: int) -> ResponseReturnValue:
     """A file from the case, always as a download (the API's safe sender)."""
     try:
         case = cases.get_case_for(current_user, reference)

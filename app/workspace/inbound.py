@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from marshmallow import ValidationError
 from sqlalchemy.orm import defer, selectinload
 
@@ -20,7 +21,7 @@ PAGE_SIZE = 50
 
 @bp.get("/inbound")
 @staff_page("admin")
-def inbound_list():
+def inbound_list() -> ResponseReturnValue:
     """The same rows and filters as GET /api/v1/inbound, as a page."""
     raw = {k: v for k, v in request.args.items() if k in ("channel", "outcome") and v}
     errors, rows, next_cursor = [], [], None
@@ -58,7 +59,7 @@ def inbound_list():
 
 @bp.post("/inbound/<int:inbound_id>/retry")
 @staff_page("admin")
-def inbound_retry(inbound_id: int):
+def inbound_retry(inbound_id: int) -> ResponseReturnValue:
     try:
         row = inbound.retry(inbound_id)
     except NotFound as exc:

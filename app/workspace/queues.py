@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from flask import abort, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from marshmallow import ValidationError
 
@@ -32,7 +33,7 @@ PAGE_SIZE = 50
 
 @bp.get("/")
 @staff_page()
-def home():
+def home() -> ResponseReturnValue:
     return redirect(url_for("workspace.queue", view="mine"))
 
 
@@ -140,7 +141,7 @@ def queue_rows(cases: list[Case], now=None) -> list[dict]:
 
 @bp.get("/queues/<view>")
 @staff_page()
-def queue(view: str):
+def queue(view: str) -> ResponseReturnValue:
     if view not in VIEWS:
         abort(404)
     title, fixed = VIEWS[view]

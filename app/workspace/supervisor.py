@@ -11,6 +11,7 @@ from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import and_, case, exists, func, or_, select
 
@@ -210,7 +211,7 @@ def trend_chart(weeks: list[Tally], goal: float, width: int = 360, height: int =
 
 @bp.get("/supervisor")
 @staff_page("supervisor", "admin")
-def dashboard():
+def dashboard() -> ResponseReturnValue:
     agency = _agency()
     now = utcnow()
     scope = {"agency": agency.code}
@@ -237,7 +238,7 @@ def dashboard():
 
 @bp.post("/supervisor/reassign")
 @staff_page("supervisor", "admin")
-def bulk_reassign():
+def bulk_reassign() -> ResponseReturnValue:
     """Assign the ticked cases to one staff member; each goes through act(), as on its page."""
     agency = _agency()
     references = request.form.getlist("cases")
@@ -263,7 +264,7 @@ def bulk_reassign():
 
 @bp.get("/supervisor/compliance.csv")
 @staff_page("supervisor", "admin")
-def compliance_csv():
+def compliance_csv() -> ResponseReturnValue:
     agency = _agency()
     data = compliance(agency, utcnow())
     out = io.StringIO()
