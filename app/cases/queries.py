@@ -19,10 +19,13 @@ from app.staff.models import StaffUser
 def _sla_condition(state: str, now: datetime):
     c = SlaClock
     if state == "breached":
-        cond = or_(
-            and_(c.phase == "running", c.due_at <= now),
-            and_(c.phase == "met", c.met_at > c.due_at),
+        # Running past due, or met late: the expression of ix_sla_clocks_breachable_due.
+        breachable_due = literal_column(
+            "CASE WHEN sla_clocks.phase = 'running' OR (sla_clocks.phase = 'met' AND "
+            "sla_clocks.met_at > sla_clocks.due_at) THEN sla_clocks.due_at END",
+            UTCDateTime,
         )
+        cond = breachable_due <= now
     elif state == "at_risk":
         # The expression of ix_sla_clocks_running_at_risk (phase = 'running' and at_risk_at).
         running_at_risk = literal_column(

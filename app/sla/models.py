@@ -15,6 +15,11 @@ CLOCK_PHASES = ("running", "paused", "met", "stopped")
 # A running clock's at-risk time, else NULL (queries use the same CASE expression). Laid out
 # as PostgreSQL prints it back, so that Alembic's comparison sees model and database agree.
 RUNNING_AT_RISK_SQL = "(\nCASE\n    WHEN phase = 'running' THEN at_risk_at\n    ELSE NULL\nEND)"
+# The due time of a clock that is breached or may breach (running, or met late), else NULL.
+BREACHABLE_DUE_SQL = (
+    "(\nCASE\n    WHEN phase = 'running' OR phase = 'met' AND met_at > due_at THEN due_at\n"
+    "    ELSE NULL\nEND)"
+)
 
 
 class SlaClock(db.Model):
@@ -49,6 +54,8 @@ class SlaClock(db.Model):
         # the planner has statistics for running clocks' at-risk times and, when few or none
         # are at risk, starts from them instead of walking every open case.
         Index("ix_sla_clocks_running_at_risk", text(RUNNING_AT_RISK_SQL)),
+        # "Breached" lists likewise, when few or none are breached.
+        Index("ix_sla_clocks_breachable_due", text(BREACHABLE_DUE_SQL)),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))

@@ -6,7 +6,8 @@ Create Date: 2026-11-29 07:00:00
 
 Lockout fields and last sign-in on staff_users; saved_replies for the case page's reply form;
 indexes for the all-agency queue (next_due_at, id), merged cases (merged_into_id) and
-running clocks' at-risk times (an expression index, for its statistics).
+running clocks' at-risk times and breachable due times (expression indexes, for their
+statistics).
 
 """
 from alembic import op
@@ -46,6 +47,12 @@ def upgrade():
         [sa.text("(CASE WHEN phase = 'running' THEN at_risk_at END)")], unique=False,
     )
 
+    op.create_index(
+        'ix_sla_clocks_breachable_due', 'sla_clocks',
+        [sa.text("(CASE WHEN phase = 'running' OR (phase = 'met' AND met_at > due_at) THEN due_at END)")],
+        unique=False,
+    )
+
     # The admin's all-agency queue (due first) and the case page's merged cases.
     with op.batch_alter_table('cases', schema=None) as batch_op:
         batch_op.create_index('ix_cases_next_due', ['next_due_at', 'id'], unique=False)
@@ -53,6 +60,7 @@ def upgrade():
 
 
 def downgrade():
+    op.drop_index('ix_sla_clocks_breachable_due', table_name='sla_clocks')
     op.drop_index('ix_sla_clocks_running_at_risk', table_name='sla_clocks')
     with op.batch_alter_table('cases', schema=None) as batch_op:
         batch_op.drop_index('ix_cases_merged_into')
