@@ -208,6 +208,7 @@ def run(args) -> int:
             ("unassigned", client, "/staff/queues/unassigned"),
             ("my cases", client, "/staff/queues/mine"),
             ("team queue, at risk", client, "/staff/queues/team?sla=at_risk"),
+            ("team queue, breached", client, "/staff/queues/team?sla=breached"),
             ("team queue, one category", client, f"/staff/queues/team?category={category[0]}"),
             ("admin: every agency", admin, "/staff/queues/team"),
         ]
