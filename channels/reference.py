@@ -57,7 +57,8 @@ def find_references(text: str) -> list[str]:
     """Every valid reference cited in free text (an email subject, an SMS), in order."""
     found: list[str] = []
     for match in _LOOSE.finditer(text or ""):
-        ref = normalize_reference(match.group(1) + match.group(2))
+        # With its prefix, so that a body that itself starts with RX keeps those symbols.
+        ref = normalize_reference(PREFIX + match.group(1) + match.group(2))
         if ref and ref not in found:
             found.append(ref)
     return found

@@ -229,3 +229,12 @@ def test_every_fixed_reply_fits_two_segments_in_both_languages(key, language):
     reply = replies.simple(key, language)
     assert segments.count(reply).count <= 2
     assert not reply.endswith("...")  # fits whole, never cut
+
+
+def test_a_reference_whose_symbols_start_with_rx_is_found_in_a_reply():
+    # RX-RXDJ-Q8Q0 is valid; its body must not lose "RX" as if it were the prefix.
+    reply = replies.case_opened("RX-RXDJ-Q8Q0", "CFPB", None, "https://x.gov/track", "en")
+    from channels.reference import find_references
+
+    assert find_references(reply) == ["RX-RXDJ-Q8Q0"]
+    assert keywords.parse("case RX-RXDJ-Q8Q0").reference == "RX-RXDJ-Q8Q0"
