@@ -124,31 +124,52 @@ def _month_start(moment: datetime) -> datetime:
     return moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
-def settled_counts(start: datetime, end: datetime) -> dict[tuple[int, str], list[int]]:
-    """[met on time, met late, open past due] per (standard id, case channel) for the clocks
-    that settled in [start, end).
+def settled_buckets(bounds: list[datetime]) -> dict[tuple[int, str, int], list[int]]:
+    """[met on time, met late, open past due] per (standard id, case channel, bucket) for the
+    clocks that settled in [bounds[0], bounds[-1]); bucket i is [bounds[i], bounds[i + 1]).
 
     A clock settles when it is met (on time or late: then it counts as breached) or, while
     still running, when it falls due. Paused clocks (waiting on the customer), stopped ones
-    (merged, closed unresolved) and running clocks not yet due do not count.
+    (merged, closed unresolved) and running clocks not yet due do not count. One pass over
+    the clocks answers every period and month at once.
     """
-    met_in = and_(SlaClock.phase == "met", SlaClock.met_at >= start, SlaClock.met_at < end)
-    on_time = and_(met_in, SlaClock.met_at <= SlaClock.due_at)
-    late = and_(met_in, SlaClock.met_at > SlaClock.due_at)
-    past_due = and_(SlaClock.phase == "running", SlaClock.due_at >= start, SlaClock.due_at < end)
+    low, high = bounds[0], bounds[-1]
+    met_in = and_(SlaClock.phase == "met", SlaClock.met_at >= low, SlaClock.met_at < high)
+    past_due = and_(SlaClock.phase == "running", SlaClock.due_at >= low, SlaClock.due_at < high)
+    settled_at = case((SlaClock.phase == "met", SlaClock.met_at), else_=SlaClock.due_at)
+    bucket = case(
+        *[(settled_at < b, i) for i, b in enumerate(bounds[1:-1])], else_=len(bounds) - 2
+    ).label("bucket")
+    on_time = and_(SlaClock.phase == "met", SlaClock.met_at <= SlaClock.due_at)
+    late = and_(SlaClock.phase == "met", SlaClock.met_at > SlaClock.due_at)
     rows = db.session.execute(
         select(
             SlaClock.standard_id,
             Case.channel,
+            bucket,
             func.sum(case((on_time, 1), else_=0)),
             func.sum(case((late, 1), else_=0)),
-            func.sum(case((past_due, 1), else_=0)),
+            func.sum(case((SlaClock.phase == "running", 1), else_=0)),
         )
         .join(Case, Case.id == SlaClock.case_id)
         .where(SlaClock.standard_id.is_not(None), or_(met_in, past_due))
-        .group_by(SlaClock.standard_id, Case.channel)
+        .group_by(SlaClock.standard_id, Case.channel, bucket)
     ).all()
-    return {(sid, ch): [int(a), int(b), int(c)] for sid, ch, a, b, c in rows}
+    return {(sid, ch, int(b)): [int(x), int(y), int(z)] for sid, ch, b, x, y, z in rows}
+
+
+def settled_counts(
+    buckets: dict[tuple[int, str, int], list[int]], bounds: list[datetime], start, end
+) -> dict[tuple[int, str], list[int]]:
+    """The buckets' counts summed over [start, end) (both must be among the bounds)."""
+    first, last = bounds.index(start), bounds.index(end)
+    out: dict[tuple[int, str], list[int]] = {}
+    for (sid, channel, b), counts in buckets.items():
+        if first <= b < last:
+            total = out.setdefault((sid, channel), [0, 0, 0])
+            for i, n in enumerate(counts):
+                total[i] += n
+    return out
 
 
 def _figure(counts: dict[tuple[int, str], list[int]], standard_id: int) -> dict:
@@ -179,13 +200,15 @@ def compute(now: datetime | None = None) -> dict:
     now = now or utcnow()
     standards = db.session.scalars(select(ServiceStandard)).all()
     windows = {name: (months_back(now, months), now) for name, months in PERIODS}
-    counts = {name: settled_counts(*window) for name, window in windows.items()}
     first = _month_start(months_back(now, TREND_MONTHS - 1))
-    months = []
-    for i in range(TREND_MONTHS):
-        start = months_back(first, -i)
-        end = min(months_back(first, -(i + 1)), now)
-        months.append((start, end, settled_counts(start, end)))
+    month_bounds = [months_back(first, -i) for i in range(TREND_MONTHS)] + [now]
+    bounds = sorted({*month_bounds, *(w[0] for w in windows.values())})
+    buckets = settled_buckets(bounds)
+    counts = {name: settled_counts(buckets, bounds, *w) for name, w in windows.items()}
+    months = [
+        (start, end, settled_counts(buckets, bounds, start, end))
+        for start, end in zip(month_bounds, month_bounds[1:], strict=False)
+    ]
     out = []
     for s in standards:
         out.append(
