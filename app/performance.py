@@ -159,7 +159,10 @@ def settled_buckets(bounds: list[datetime]) -> dict[tuple[int, str, int], list[i
 
 
 def settled_counts(
-    buckets: dict[tuple[int, str, int], list[int]], bounds: list[datetime], start, end
+    buckets: dict[tuple[int, str, int], list[int]],
+    bounds: list[datetime],
+    start: datetime,
+    end: datetime,
 ) -> dict[tuple[int, str], list[int]]:
     """The buckets' counts summed over [start, end) (both must be among the bounds)."""
     first, last = bounds.index(start), bounds.index(end)
