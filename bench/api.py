@@ -34,7 +34,8 @@ from pathlib import Path
 
 import psycopg
 
-from bench.dataset import DEFAULT_URL, conninfo, ensure_dataset, load_samples, log, normalize_url
+from bench.dataset import conninfo, ensure_dataset, load_samples, log, normalize_url
+from bench.load import add_common_arguments, run_wrk
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = ROOT / "bench" / "results"
@@ -42,9 +43,7 @@ BIN = Path(sys.executable).parent
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL))
-    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/9")
-    parser.add_argument("--cases", type=int, default=1_000_000)
+    add_common_arguments(parser)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--connections", type=int, default=16)
@@ -125,39 +124,15 @@ class Server:
 
 
 def wrk(url: str, bodies: Path, token: str, args, seconds: int) -> dict:
-    out = subprocess.run(
-        [
-            "wrk",
-            "-t2",
-            f"-c{args.connections}",
-            f"-d{seconds}s",
-            "--latency",
-            "-s",
-            str(ROOT / "bench" / "post.lua"),
-            url,
-            "--",
-            str(bodies),
-            token,  # the whole Authorization value ("Bearer ...", "token ..."), or ""
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-
-    def ms(label: str) -> float | None:
-        match = re.search(rf"^\s+{label}%\s+([\d.]+)(us|ms|s)", out, re.M)
-        if not match:
-            return None
-        value, unit = float(match.group(1)), match.group(2)
-        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
-
-    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return {
-        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
-        "p50_ms": ms("50"),
-        "p99_ms": ms("99"),
-        "non_2xx": int(non2xx.group(1)) if non2xx else 0,
-    }
+    """POST the bodies (bench/post.lua) for `seconds`; `token` is the whole Authorization
+    value ("Bearer ...", "token ..."), or ""."""
+    return run_wrk(
+        url,
+        args.connections,
+        seconds,
+        script=ROOT / "bench" / "post.lua",
+        script_args=[str(bodies), token],
+    )
 
 
 def measure_peak(name: str, url: str, bodies: Path, token: str, args) -> list[dict]:

@@ -22,7 +22,8 @@ from pathlib import Path
 
 import psycopg
 
-from bench.dataset import DEFAULT_URL, conninfo, ensure_dataset, log, normalize_url
+from bench.dataset import conninfo, ensure_dataset, log, normalize_url
+from bench.load import add_common_arguments
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = ROOT / "bench" / "results"
@@ -30,9 +31,7 @@ BIN = Path(sys.executable).parent
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL))
-    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/9")
-    parser.add_argument("--cases", type=int, default=1_000_000)
+    add_common_arguments(parser)
     parser.add_argument("--messages", type=int, default=5000)
     parser.add_argument("--fork-messages", type=int, default=500)
     parser.add_argument("--processes", type=int, default=2)

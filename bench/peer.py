@@ -21,7 +21,6 @@ Raw figures go to bench/results/peer-<timestamp>.json.
 from __future__ import annotations
 
 import json
-import os
 import re
 import statistics
 import subprocess
@@ -30,16 +29,15 @@ from datetime import datetime
 from pathlib import Path
 
 from bench.api import ROOT, Server, _bodies, wrk
-from bench.dataset import DEFAULT_URL, ensure_dataset, log, normalize_url
+from bench.dataset import ensure_dataset, log, normalize_url
+from bench.load import add_common_arguments, run_wrk
 
 RESULTS_DIR = ROOT / "bench" / "results"
 RT = "http://127.0.0.1:8095"
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL))
-    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/9")
-    parser.add_argument("--cases", type=int, default=1_000_000)
+    add_common_arguments(parser)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--connections", type=int, default=4)
@@ -48,25 +46,7 @@ def add_arguments(parser) -> None:
 
 
 def _get_load(url: str, headers: dict[str, str], args, seconds: int) -> dict:
-    cmd = ["wrk", "-t2", f"-c{args.connections}", f"-d{seconds}s", "--latency", url]
-    for name, value in headers.items():
-        cmd += ["-H", f"{name}: {value}"]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-
-    def ms(label: str) -> float | None:
-        m = re.search(rf"^\s+{label}%\s+([\d.]+)(us|ms|s)", out, re.M)
-        if not m:
-            return None
-        value, unit = float(m.group(1)), m.group(2)
-        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
-
-    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return {
-        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
-        "p50_ms": ms("50"),
-        "p99_ms": ms("99"),
-        "non_2xx": int(non2xx.group(1)) if non2xx else 0,
-    }
+    return run_wrk(url, args.connections, seconds, headers=headers)
 
 
 def _runs(name: str, measure, args) -> dict:
