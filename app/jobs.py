@@ -32,6 +32,26 @@ def defer(path: str, *args, queue: str = "default") -> None:
     db.session.info.setdefault(_PENDING, []).append((path, args, queue))
 
 
+def defer_once(path: str, queue: str = "default") -> None:
+    """Like `defer` for a job that takes no arguments and does all the work there is (the
+    outbox drain): however many transactions ask for it, one run is queued at a time. The
+    job calls `release_once(path)` when it starts, so work committed after that point asks
+    for (and gets) a run of its own."""
+    if queue not in QUEUES:
+        raise ValueError(f"unknown queue {queue}")
+    pending = db.session.info.setdefault(_PENDING, [])
+    if (path, (), queue, True) not in pending:
+        pending.append((path, (), queue, True))
+
+
+def release_once(path: str) -> None:
+    """Called by a `defer_once` job as it starts."""
+    if current_app.config.get("REDIS_URL"):
+        from app.queueing import release_once as release
+
+        release(path)
+
+
 def _after_commit(session: Session) -> None:
     pending = session.info.pop(_PENDING, [])
     if pending:
@@ -56,13 +76,18 @@ def run_ready() -> int:
     session = db.session
     done = 0
     while session.info.get(_READY):
-        path, args, queue = session.info[_READY].pop(0)
+        path, args, queue, *once = session.info[_READY].pop(0)
         done += 1
         if current_app.config.get("REDIS_URL"):
-            from app.queueing import enqueue
+            from app.queueing import enqueue, enqueue_once
 
-            enqueue(path, args, queue)
+            if once:
+                enqueue_once(path, queue)
+            else:
+                enqueue(path, args, queue)
             continue
+        if once and (path, args, queue, True) in session.info[_READY]:
+            continue  # the same job runs later in this list, after all the work asking for it
         try:
             resolve(path)(*args)
         except Exception:  # an inline job failing must not fail the request that is done

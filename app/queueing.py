@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from functools import cache
 
@@ -41,3 +42,34 @@ def enqueue(path: str, args: tuple, queue_name: str) -> bool:
         )
         return False
     return True
+
+
+# How long a "queued once" mark lives: if its job was lost (Redis flushed, worker gone), a
+# later request queues another after this long; the outbox reconciler covers the gap.
+ONCE_TTL_SECONDS = 60
+
+
+def _once_key(path: str) -> str:
+    return f"redress:once:{path}"
+
+
+def enqueue_once(path: str, queue_name: str) -> bool:
+    """Queue the job unless a run of it is already queued and not yet started."""
+    try:
+        if not connection().set(_once_key(path), "1", nx=True, ex=ONCE_TTL_SECONDS):
+            return False
+    except RedisError as exc:
+        log.warning(
+            "enqueue failed; the reconciler will retry",
+            extra={"job": path, "status": str(exc)[:100]},
+        )
+        return False
+    if not enqueue(path, (), queue_name):
+        release_once(path)
+        return False
+    return True
+
+
+def release_once(path: str) -> None:
+    with contextlib.suppress(RedisError):  # else the mark expires by itself
+        connection().delete(_once_key(path))

@@ -83,6 +83,55 @@ class SmtpSender:
         self.password = unquote(parts.password) if parts.password else None
         self.from_address = from_address
         self.timeout = timeout
+        self._session: smtplib.SMTP | None = None
+        self._keep_open = False
+
+    def __enter__(self) -> SmtpSender:
+        """Keep one SMTP session open for the messages sent inside the `with` block."""
+        self._keep_open = True
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self._keep_open = False
+        self._close()
+
+    def _close(self) -> None:
+        if self._session is not None:
+            try:
+                self._session.quit()
+            except (OSError, smtplib.SMTPException):
+                self._session.close()
+            self._session = None
+
+    def _connect(self) -> smtplib.SMTP:
+        if self.scheme == "smtps":
+            client = smtplib.SMTP_SSL(
+                self.host, self.port, timeout=self.timeout, context=ssl.create_default_context()
+            )
+        else:
+            client = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+        try:
+            if self.scheme == "smtp+starttls":
+                client.starttls(context=ssl.create_default_context())
+            if self.username:
+                client.login(self.username, self.password or "")
+        except BaseException:
+            client.close()
+            raise
+        return client
+
+    def _transmit(self, mail: EmailMessage) -> None:
+        if not self._keep_open:
+            with self._connect() as client:
+                client.send_message(mail)
+            return
+        if self._session is None:
+            self._session = self._connect()
+        try:
+            self._session.send_message(mail)
+        except smtplib.SMTPServerDisconnected:  # the relay closed an idle session: once more
+            self._session = self._connect()
+            self._session.send_message(mail)
 
     def build(self, message: OutboundMessage) -> EmailMessage:
         mail = EmailMessage()
@@ -108,27 +157,18 @@ class SmtpSender:
     def send(self, message: OutboundMessage) -> SendResult:
         mail = self.build(message)
         try:
-            if self.scheme == "smtps":
-                client = smtplib.SMTP_SSL(
-                    self.host, self.port, timeout=self.timeout, context=ssl.create_default_context()
-                )
-            else:
-                client = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
-            with client:
-                if self.scheme == "smtp+starttls":
-                    client.starttls(context=ssl.create_default_context())
-                if self.username:
-                    client.login(self.username, self.password or "")
-                client.send_message(mail)
+            self._transmit(mail)
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _ in exc.recipients.values()]
             if all(code >= 500 for code in codes):
                 raise PermanentFailure(f"recipient refused ({codes[0]})") from None
             raise TemporaryFailure(f"recipient deferred ({codes[0]})") from None
         except smtplib.SMTPResponseException as exc:
+            self._close()  # the session's state is unknown: start the next one afresh
             if exc.smtp_code >= 500:
                 raise PermanentFailure(f"SMTP {exc.smtp_code}") from None
             raise TemporaryFailure(f"SMTP {exc.smtp_code}") from None
         except (OSError, smtplib.SMTPException) as exc:
+            self._close()
             raise TemporaryFailure(f"SMTP relay unreachable: {exc.__class__.__name__}") from None
         return SendResult(state="sent", provider_ref=mail["Message-ID"])

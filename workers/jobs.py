@@ -120,3 +120,23 @@ def scan_drop_folder() -> dict:
         "duplicates": report.duplicates,
         "failed": report.failed,
     }
+
+
+@job
+def drain_outbox() -> int:
+    """Deliver everything due in the outbox. With a backlog, ask for another run first so a
+    second worker can share it (each drain claims its own rows)."""
+    from flask import current_app
+
+    from app.jobs import defer_once, release_once, run_ready
+    from app.notify.delivery import drain
+
+    path = "workers.jobs.drain_outbox"
+    release_once(path)  # work committed from now on asks for a run of its own
+
+    def ask_for_help() -> None:
+        if current_app.config.get("REDIS_URL"):  # inline mode has no second worker
+            defer_once(path, queue="notify")
+            run_ready()
+
+    return drain(on_backlog=ask_for_help)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from contextlib import ExitStack
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select, update
@@ -46,6 +48,69 @@ def deliver(item_id: int, now: datetime | None = None) -> str:
     db.session.commit()
     if claimed is None:
         return "skipped"
+    return _send_claimed(item_id, sender_for, now)
+
+
+# The drain claims this many rows per transaction, and stops after `limit` in one run.
+DRAIN_BATCH = 50
+
+
+def drain(
+    now: datetime | None = None,
+    *,
+    limit: int = 2000,
+    on_backlog: Callable[[], None] | None = None,
+) -> int:
+    """Deliver every pending row that is due, a batch at a time, over one connection per
+    channel (one SMTP session for many messages). Several drains may run at once: each
+    claims its own rows (SKIP LOCKED on PostgreSQL). `on_backlog` is called when a batch
+    comes back full, so another worker can be asked to help. Returns how many it handled.
+    """
+    handled = 0
+    with ExitStack() as stack:
+        senders: dict[str, object] = {}
+
+        def sender(channel: str):
+            if channel not in senders:
+                senders[channel] = sender_for(channel)
+                if hasattr(senders[channel], "__enter__"):
+                    stack.enter_context(senders[channel])  # keep its connection open
+            return senders[channel]
+
+        while handled < limit:
+            at = now or utcnow()
+            ids = _claim_due(at, min(DRAIN_BATCH, limit - handled))
+            if not ids:
+                break
+            if len(ids) == DRAIN_BATCH and on_backlog is not None:
+                on_backlog()
+            for item_id in ids:
+                _send_claimed(item_id, sender, at)
+            handled += len(ids)
+    return handled
+
+
+def _claim_due(now: datetime, count: int) -> list[int]:
+    due = (
+        select(OutboxItem.id)
+        .where(OutboxItem.state.in_(PENDING), OutboxItem.next_attempt_at <= now)
+        .order_by(OutboxItem.next_attempt_at)
+        .limit(count)
+        .with_for_update(skip_locked=True)
+    )
+    ids = db.session.scalars(
+        update(OutboxItem)
+        .where(OutboxItem.id.in_(due.scalar_subquery()), OutboxItem.state.in_(PENDING))
+        .values(state="sending", claimed_at=now, attempts=OutboxItem.attempts + 1)
+        .returning(OutboxItem.id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    db.session.commit()
+    return sorted(ids)
+
+
+def _send_claimed(item_id: int, get_sender: Callable[[str], object], now: datetime) -> str:
+    """Send one claimed row and record what happened (one commit)."""
     # One read for the row and what the message needs from its case (fresh, not cached).
     item = db.session.scalars(
         select(OutboxItem)
@@ -61,7 +126,7 @@ def deliver(item_id: int, now: datetime | None = None) -> str:
         # Opted out or bounced after this was queued: it never goes; the case shows why.
         _fail(item, blocked, now)
         db.session.commit()
-        return item.state
+        return "failed"
     message = OutboundMessage(
         channel=item.channel,
         to=item.recipient,
@@ -74,7 +139,7 @@ def deliver(item_id: int, now: datetime | None = None) -> str:
         headers=_thread_headers(item),
     )
     try:
-        result = sender_for(item.channel).send(message)
+        result = get_sender(item.channel).send(message)
     except PermanentFailure as exc:
         _fail(item, str(exc), now)
     except (TemporaryFailure, Exception) as exc:  # a sender bug is retried, then parked

@@ -10,7 +10,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from app.cases import presenters
 from app.cases.models import Case, Message
 from app.extensions import db
-from app.jobs import defer
+from app.jobs import defer_once
 from app.notify.models import OutboxItem
 from app.staff.models import StaffUser
 
@@ -112,7 +112,8 @@ def notify_customer(
     )
     db.session.add(item)
     db.session.flush()
-    defer("workers.jobs.deliver", item.id, queue="notify")
+    # One drain of the outbox delivers it (and whatever else is due) after the commit.
+    defer_once("workers.jobs.drain_outbox", queue="notify")
     return message, item
 
 
@@ -133,5 +134,6 @@ def notify_staff(person: StaffUser, kind: str, headline: str, items: list[dict])
     )
     db.session.add(item)
     db.session.flush()
-    defer("workers.jobs.deliver", item.id, queue="notify")
+    # One drain of the outbox delivers it (and whatever else is due) after the commit.
+    defer_once("workers.jobs.drain_outbox", queue="notify")
     return item
