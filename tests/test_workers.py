@@ -502,3 +502,120 @@ def test_redress_worker_process_delivers_in_burst_mode(redis_app, redis_url):
     assert done.returncode == 0, done.stderr.decode()[-2000:]
     [ack] = outbox(ref)
     assert ack.state == "recorded" and ack.attempts == 1
+
+
+# --- The outbox drain ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def counting_sink():
+    """An SMTP server on loopback that counts sessions as well as messages."""
+    import socket
+
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.handlers import Message
+
+    received, sessions = [], []
+
+    class Sink(Message):
+        async def handle_EHLO(self, server, session, envelope, hostname, responses):  # noqa: N802
+            sessions.append(hostname)
+            session.host_name = hostname
+            return responses
+
+        def handle_message(self, message):
+            received.append(message)
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    controller = Controller(Sink(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield f"smtp://127.0.0.1:{port}", received, sessions
+    finally:
+        controller.stop()
+
+
+def _queued_acknowledgments(n: int) -> list[int]:
+    """n complaints whose acknowledgments are queued but not yet delivered."""
+    from app.cases.service import open_case
+    from app.jobs import _READY
+    from channels.intake import Intake
+
+    for i in range(n):
+        open_case(
+            Intake(
+                channel="web",
+                description=f"Robocalls every day ({i})",
+                email=f"person{i}@example.org",
+            )
+        )
+    db.session.info.pop(_READY, None)  # as if no worker had run yet
+    return [o.id for o in outbox()]
+
+
+def test_one_drain_delivers_a_backlog_over_one_smtp_session(app, counting_sink):
+    from app.notify.delivery import drain
+
+    url, received, sessions = counting_sink
+    ids = _queued_acknowledgments(7)
+    app.config["SMTP_URL"] = url
+    try:
+        assert drain() == 7
+    finally:
+        app.config["SMTP_URL"] = None
+    assert len(received) == 7 and len(sessions) == 1
+    assert {o.state for o in outbox()} == {"sent"}
+    assert sorted(m["Message-ID"] for m in received) == sorted(
+        o.provider_ref for o in outbox() if o.id in ids
+    )
+    assert drain() == 0  # nothing twice
+
+
+def test_two_drains_at_once_send_each_message_once(app, counting_sink):
+    from app.notify import delivery
+
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        pytest.skip("SQLite serializes writers; the race needs PostgreSQL")
+    url, received, _ = counting_sink
+    _queued_acknowledgments(30)
+    db.session.commit()
+    barrier, handled = threading.Barrier(2), []
+    app.config["SMTP_URL"] = url
+    original = delivery.DRAIN_BATCH
+    delivery.DRAIN_BATCH = 5  # small batches, so the two drains interleave
+
+    def run():
+        with app.app_context():
+            barrier.wait()
+            handled.append(delivery.drain())
+            db.session.remove()
+
+    try:
+        threads = [threading.Thread(target=run) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+    finally:
+        app.config["SMTP_URL"] = None
+        delivery.DRAIN_BATCH = original
+    assert sum(handled) == 30 and len(received) == 30
+    assert len({m["Message-ID"] for m in received}) == 30
+
+
+def test_with_redis_many_commits_queue_one_drain_and_a_later_one_queues_again(redis_app, redis_url):
+    from redis import Redis
+    from rq import Queue
+
+    client = redis_app.test_client()
+    refs = [file(client) for _ in range(3)]
+    notify = Queue("notify", connection=Redis.from_url(redis_url))
+    assert notify.count == 1  # one drain for three acknowledgments
+    _burst(redis_url)
+    assert {o.state for r in refs for o in outbox(r)} == {"recorded"}
+    later = file(client)  # the drain has started (and finished): this asks for a new one
+    assert notify.count == 1
+    _burst(redis_url)
+    assert [o.state for o in outbox(later)] == ["recorded"]
