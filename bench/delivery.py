@@ -1,10 +1,12 @@
 """Outbound delivery: acknowledgments from the outbox to a local SMTP sink, by RQ workers.
 
-N queued acknowledgment rows (one per case of the benchmark data set) and N `deliver` jobs on
-the notify queue; then --processes `redress worker notify --burst` processes (the app's
-non-forking worker) run until the queue is empty, handing each message to the real
-SmtpSender pointed at an aiosmtpd sink on loopback that counts what it accepts. Compared in
-the same run with RQ's default forking worker (`--fork`: one fork per job) on --fork-messages.
+N queued acknowledgment rows (one per case of the benchmark data set) and what the app queues
+for them: one `drain_outbox` job (a drain that finds a full batch asks for another run, so the
+second worker joins in); then --processes `redress worker notify --burst` processes (the
+app's non-forking worker) run until the queue is empty, handing each message to the real
+SmtpSender (one SMTP session per drain) pointed at an aiosmtpd sink on loopback that counts
+what it accepts. Compared in the same run with RQ's default forking worker (`--fork`) doing
+one `deliver` job per message, on --fork-messages.
 Messages/s = messages the sink accepted / wall time from the workers' start to their exit.
 The rows are deleted afterwards. Raw figures go to bench/results/delivery-<timestamp>.json.
 """
@@ -84,7 +86,18 @@ def _queue_rows(dsn: str, n: int) -> list[int]:
     return [r[0] for r in rows]
 
 
+def _enqueue_drain(redis_url: str) -> None:
+    """What the app queues after the acknowledgments' transactions commit: one drain."""
+    from redis import Redis
+    from rq import Queue
+
+    connection = Redis.from_url(redis_url)
+    connection.flushdb()
+    Queue("notify", connection=connection).enqueue("workers.jobs.drain_outbox")
+
+
 def _enqueue(redis_url: str, ids: list[int]) -> None:
+    """One job per message, as RQ is commonly used (the comparison)."""
     from redis import Redis
     from rq import Queue
 
@@ -133,7 +146,10 @@ def _run_workers(env: dict, processes: int, fork: bool) -> float:
 
 def _one(label: str, dsn: str, args, sink: Sink, env: dict, n: int, fork: bool) -> dict:
     ids = _queue_rows(dsn, n)
-    _enqueue(args.redis_url, ids)
+    if fork:
+        _enqueue(args.redis_url, ids)
+    else:
+        _enqueue_drain(args.redis_url)
     before = sink.count
     seconds = _run_workers(env, args.processes, fork)
     sent = sink.count - before

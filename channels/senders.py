@@ -10,12 +10,25 @@ from __future__ import annotations
 import smtplib
 import ssl
 from dataclasses import dataclass, field
-from email.message import EmailMessage
+from email import charset as _charset
+from email.header import Header
+from email.message import Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
 from email.utils import formataddr, formatdate, make_msgid
 from typing import Protocol
 from urllib.parse import unquote, urlsplit
 
 from channels.email.html import text_to_html
+
+# Bodies in UTF-8, quoted-printable: readable as text where the mail is mostly ASCII.
+_UTF8_QP = _charset.Charset("utf-8")
+_UTF8_QP.body_encoding = _charset.QP
+
+
+def _header(value: str) -> str | Header:
+    """An ASCII header as it is; anything else RFC 2047-encoded."""
+    return value if value.isascii() else Header(value, "utf-8")
 
 
 @dataclass(frozen=True)
@@ -120,7 +133,7 @@ class SmtpSender:
             raise
         return client
 
-    def _transmit(self, mail: EmailMessage) -> None:
+    def _transmit(self, mail: Message) -> None:
         if not self._keep_open:
             with self._connect() as client:
                 client.send_message(mail)
@@ -133,12 +146,16 @@ class SmtpSender:
             self._session = self._connect()
             self._session.send_message(mail)
 
-    def build(self, message: OutboundMessage) -> EmailMessage:
-        mail = EmailMessage()
+    def build(self, message: OutboundMessage) -> Message:
+        """Plain text with an HTML twin. Built with the classic MIME classes: the modern
+        header registry costs ~4 ms a message in parsing what we just wrote ourselves."""
+        mail = MIMEMultipart("alternative")
+        mail.attach(MIMEText(message.body, "plain", _UTF8_QP))
+        mail.attach(MIMEText(text_to_html(message.body), "html", _UTF8_QP))
         # The agency's name as the display name: people see who is writing to them.
-        mail["From"] = formataddr((message.sender_name, self.from_address))
+        mail["From"] = formataddr((message.sender_name, self.from_address), charset="utf-8")
         mail["To"] = message.to
-        mail["Subject"] = message.subject or ""
+        mail["Subject"] = _header(message.subject or "")
         mail["Date"] = formatdate(localtime=False)
         domain = self.from_address.rpartition("@")[2] or "redress.localhost"
         mail["Message-ID"] = (
@@ -149,9 +166,7 @@ class SmtpSender:
         mail["Auto-Submitted"] = "auto-replied" if message.key.startswith("ack") else "no"
         for name, value in message.headers.items():  # threading headers from the app
             del mail[name]
-            mail[name] = value
-        mail.set_content(message.body)
-        mail.add_alternative(text_to_html(message.body), subtype="html")
+            mail[name] = _header(value)
         return mail
 
     def send(self, message: OutboundMessage) -> SendResult:
