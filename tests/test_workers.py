@@ -101,13 +101,14 @@ def test_updates_go_out_for_changes_that_matter_to_the_customer_only(client, sta
     act(client, h, ref, action="reply", body="Thanks, we have it.")
     act(client, h, ref, action="resolve", resolution="The collector will stop calling you.")
     kinds = [o.kind for o in outbox(ref)]
-    assert kinds == ["acknowledgment", "request_info", "message", "resolved"]
-    resolved = outbox(ref)[-1]
+    # Resolution also invites the customer to the A-11 §280 survey (tests/test_surveys.py).
+    assert kinds == ["acknowledgment", "request_info", "message", "resolved", "survey_invitation"]
+    resolved = outbox(ref)[-2]
     assert "has resolved your complaint" in resolved.body
     assert "The collector will stop calling you." in resolved.body
     full = client.get(f"/api/v1/cases/{ref}", headers=h).json
     sent = [m for m in full["messages"] if m["direction"] == "outbound"]
-    assert [m["delivery"][0]["state"] for m in sent] == ["recorded"] * 4
+    assert [m["delivery"][0]["state"] for m in sent] == ["recorded"] * 5
     assert sent[2]["body"] == "Thanks, we have it."  # the case keeps what the worker wrote
 
 
