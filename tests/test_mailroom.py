@@ -347,3 +347,37 @@ def test_real_scans_become_cases_read_within_a_measured_error_rate(app, tmp_path
         rates[name] = character_error_rate(expected, case.description)
         assert rates[name] < limit, (name, rates[name])
     print("character error rates:", {k: f"{v:.2%}" for k, v in rates.items()})
+
+
+def test_a_mail_customer_is_invited_to_the_survey_by_letter_with_a_code_to_type(
+    app, client, staff_token, tmp_path
+):
+    import re
+
+    drop = tmp_path / "drop"
+    _drop(
+        drop,
+        {"a.pdf": text_pdf(DEBT)},
+        {"files": [{"file": "a.pdf", "return_address": "42 Oak Avenue, Springfield, IL 62704"}]},
+    )
+    process_folder(drop, now=NOW)
+    run_ready()
+    case = db.session.scalar(db.select(Case))
+    worker = staff_token("caseworker@cfpb.example")
+    done = client.post(
+        f"/api/v1/cases/{case.reference}/actions",
+        json={"action": "resolve", "resolution": "The collector has stopped calling."},
+        headers=worker,
+    )
+    assert done.status_code == 200, done.get_json()
+    run_ready()
+    letter = db.session.scalar(db.select(OutboxItem).where(OutboxItem.kind == "survey_invitation"))
+    assert letter.channel == "mail" and letter.state == "sent"
+    from app.mailroom.letters import letter_path
+
+    text = PdfReader(io.BytesIO(letter_path(letter).read_bytes())).pages[0].extract_text()
+    code = re.search(r"survey code is ([0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4})", text).group(1)
+    assert f"/survey/{code}" in text
+    typed = code.replace("-", "").lower()  # as a person might type it
+    page = client.get(f"/survey/{typed}")
+    assert page.status_code == 200 and "My need was addressed" in page.get_data(as_text=True)

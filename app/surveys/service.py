@@ -7,6 +7,7 @@ each on a five-point agreement scale, and one free-text question.
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -98,7 +99,11 @@ SCALE = {
 }
 MAX_COMMENT = 4000
 # Invitations go by email or text message; printed letters wait for the paper-mail channel.
-INVITE_CHANNELS = ("email", "sms")
+INVITE_CHANNELS = ("email", "sms", "mail")
+# A printed letter carries a code a person can type: 12 Crockford base-32 symbols (60 bits),
+# read back whatever the case, with or without the hyphens, O for 0 and I or L for 1.
+_CODE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_CODE = re.compile(r"^[0-9A-Za-z]{4}-?[0-9A-Za-z]{4}-?[0-9A-Za-z]{4}$")
 
 
 class SurveyClosed(Exception):
@@ -110,7 +115,21 @@ class SurveyClosed(Exception):
 
 
 def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+    return hashlib.sha256(_canonical(token).encode()).hexdigest()
+
+
+def _canonical(token: str) -> str:
+    """A letter's typed code in one spelling; a link's token as it is."""
+    if not _CODE.match(token):
+        return token
+    code = token.replace("-", "").upper()
+    return code.translate(str.maketrans({"O": "0", "I": "1", "L": "1"}))
+
+
+def letter_code() -> str:
+    """A survey code for a printed letter, like 7KQ2-M9XD-4TRB."""
+    symbols = "".join(secrets.choice(_CODE_ALPHABET) for _ in range(12))
+    return f"{symbols[:4]}-{symbols[4:8]}-{symbols[8:]}"
 
 
 def question_text(question: Question, language: str, agency: str) -> str:
@@ -135,9 +154,9 @@ def survey_url(token: str) -> str:
 def invite(case: Case, now: datetime | None = None) -> SurveyInvitation | None:
     """Offer the survey once per case, on the customer's own channel, in their language.
 
-    Nothing is offered when we cannot write to them (or they asked us not to), when the
-    case was already offered one (a reopened and re-resolved case), or when their channel
-    is paper mail (not yet supported). Runs in the caller's transaction.
+    Nothing is offered when we cannot write to them (or they asked us not to), or when the
+    case was already offered one (a reopened and re-resolved case). By mail the letter
+    carries the address and a short code to type. Runs in the caller's transaction.
     """
     now = now or utcnow()
     if case.preferred_contact == "none":
@@ -147,7 +166,8 @@ def invite(case: Case, now: datetime | None = None) -> SurveyInvitation | None:
         return None
     if db.session.scalar(db.select(SurveyInvitation.id).where(SurveyInvitation.case_id == case.id)):
         return None
-    token = secrets.token_urlsafe(24)
+    # A link in an email or a text; a code short enough to type from a printed letter.
+    token = letter_code() if contact[0] == "mail" else secrets.token_urlsafe(24)
     days = int(current_app.config["SURVEY_TTL_DAYS"])
     invitation = SurveyInvitation(
         case_id=case.id,
@@ -169,7 +189,11 @@ def invite(case: Case, now: datetime | None = None) -> SurveyInvitation | None:
         case,
         "survey_invitation",
         body=note,
-        context={"survey_url": survey_url(token), "expires": expires},
+        context={
+            "survey_url": survey_url(token),
+            "expires": expires,
+            "letter_code": token if contact[0] == "mail" else None,
+        },
     )
     return invitation
 
