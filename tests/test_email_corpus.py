@@ -17,8 +17,9 @@ from app.inbound import service as inbound
 from app.inbound.models import InboundMessage
 from channels.email import parse_message, trim_reply
 from channels.email.parse import split_mbox
+from tests.helpers import SHARED_DATA
 
-CORPUS = Path(os.environ.get("EMAIL_CORPUS_DIR", "/work/shared/data/email"))
+CORPUS = Path(os.environ.get("EMAIL_CORPUS_DIR") or SHARED_DATA / "email")
 EXPECTED = Path(__file__).parent / "fixtures" / "email" / "corpus_expected.tsv"
 
 pytestmark = pytest.mark.skipif(not CORPUS.is_dir(), reason=f"no email corpus at {CORPUS}")

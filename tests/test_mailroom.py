@@ -7,7 +7,6 @@ import json
 import os
 import unicodedata
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -20,7 +19,7 @@ from app.jobs import run_ready
 from app.mailroom.drop import process_folder
 from app.notify.models import OutboxItem
 from channels.mail_scans.extract import ocr_available
-from tests.helpers import NY
+from tests.helpers import NY, SHARED_DATA
 from tests.scans import image_bytes, image_only_pdf, render_page, text_pdf
 
 needs_ocr = pytest.mark.skipif(
@@ -308,7 +307,7 @@ def test_cli_intake_scans_reports_each_file_and_fails_when_one_fails(app, tmp_pa
     assert missing.exit_code != 0 and "not a folder" in missing.output
 
 
-OCR_SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "data" / "ocr_testimages"
+OCR_SAMPLES = SHARED_DATA / "ocr_testimages"
 REAL_SCANS = {  # Tesseract's own test pages and their ground truth; the limit we hold to
     "phototest.tif": ("phototest.gold.txt", 0.05),
     "phototest-rotated-180.png": ("phototest.gold.txt", 0.05),

@@ -12,10 +12,9 @@ import pytest
 from app.cases.models import Case
 from app.extensions import db
 from app.open311.views import register_app
+from tests.helpers import SHARED_DATA
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "open311"
-if not DATA.exists():  # pragma: no cover - run from another checkout
-    DATA = Path("/work/shared/data/open311")
+DATA = SHARED_DATA / "open311"
 DC = DATA / "ruby_open311_gem_dc"
 MOCKS = DATA / "open311status_mocks"
 CURRENT = DATA / "open311status_current"

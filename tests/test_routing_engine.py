@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import re
 from itertools import islice
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -22,8 +21,9 @@ from app.routing.engine import (
     normalize_zip,
     validate_conditions,
 )
+from tests.helpers import SHARED_DATA
 
-NYC311_SAMPLE = Path("/work/shared/data/311/nyc/nyc311_2013_open_cases_sample_199rows.csv")
+NYC311_SAMPLE = SHARED_DATA / "311" / "nyc" / "nyc311_2013_open_cases_sample_199rows.csv"
 TRIAGE = Target("OPS", "triage")
 DEFAULTS = {
     "credit-report": Target("CFPB", "credit", "normal"),
