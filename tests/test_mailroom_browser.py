@@ -9,8 +9,7 @@ import pytest
 from app.jobs import run_ready
 from app.mailroom.drop import ingest
 from channels.mail_scans.manifest import ManifestEntry
-from tests.scans import image_bytes, render_page, text_pdf
-from tests.test_workspace_browser import (  # noqa: F401 - fixtures
+from tests.browser_support import (  # noqa: F401 - fixtures
     axe_script,
     browser,
     check,
@@ -18,6 +17,7 @@ from tests.test_workspace_browser import (  # noqa: F401 - fixtures
     server,
     shots,
 )
+from tests.scans import image_bytes, render_page, text_pdf
 from tests.workspace_support import ADMIN, PASSWORD, _reset_staff  # noqa: F401
 
 pytestmark = [
@@ -26,7 +26,7 @@ pytestmark = [
 ]
 
 
-def test_mailroom_pages_pass_axe_and_show_the_scan_beside_its_text(page, server, axe_script, shots):  # noqa: F811
+def test_mailroom_pages_pass_axe_and_show_the_scan_beside_its_text(page, server, axe_script, shots):
     faint = ingest(
         image_bytes(render_page("~ ~", noise=0.003, seed=5)),
         "faint.png",

@@ -8,15 +8,19 @@ Screenshots go to $SCREENSHOT_DIR, or to the test's temporary directory.
 
 from __future__ import annotations
 
-import os
 import re
-import threading
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 
-from app.public import assets
+from tests.browser_support import (  # noqa: F401 - fixtures
+    axe_problems,
+    axe_script,
+    browser,
+    page,
+    server,
+    shots,
+)
 
 pytestmark = [
     pytest.mark.browser,
@@ -24,98 +28,11 @@ pytestmark = [
     pytest.mark.parametrize("backend", ["sqlite"], indirect=True),
 ]
 
-CHROMIUM = Path("/usr/bin/chromium")
-REQUIRE = os.environ.get("REQUIRE_SERVICES") == "1"
-BLOCKING_IMPACTS = ("serious", "critical")
 # The complaint form's tab stops, in the order a sighted keyboard user meets them.
 FORM_TAB_ORDER = [
     "description", "category", "name", "address", "zip", "email", "phone",
     "preferred_contact-email", "language",
 ]  # fmt: skip
-
-
-def _missing(reason: str):
-    if REQUIRE:
-        pytest.fail(f"{reason} (REQUIRE_SERVICES=1)")
-    pytest.skip(reason)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        _missing(f"{CHROMIUM} not found; install it with `apt-get install chromium`")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _missing("the playwright package is not installed (pip install playwright)")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture(scope="module")
-def axe_script() -> Path:
-    # Also installs and copies USWDS, so that the pages are checked as people see them.
-    assets.build()
-    if not assets.AXE_SCRIPT.exists():
-        _missing(f"{assets.AXE_SCRIPT} not found; run `npm ci` at the repository root")
-    return assets.AXE_SCRIPT
-
-
-@pytest.fixture
-def live_server(app):
-    if "postgresql" in app.config["SQLALCHEMY_DATABASE_URI"]:
-        pytest.skip("browser tests serve the SQLite app only")  # pragma: no cover
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-
-
-@pytest.fixture
-def shots(tmp_path) -> Path:
-    directory = Path(os.environ.get("SCREENSHOT_DIR") or tmp_path / "screenshots")
-    directory.mkdir(parents=True, exist_ok=True)
-    print(f"screenshots in {directory}")
-    return directory
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    tab = context.new_page()
-    yield tab
-    context.close()
-
-
-def axe_problems(page, axe_script: Path) -> list[str]:
-    """Serious and critical axe-core violations on the current page, ready to print."""
-    page.add_script_tag(path=str(axe_script))
-    result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
-    problems = []
-    for violation in result["violations"]:
-        if violation["impact"] not in BLOCKING_IMPACTS:
-            continue
-        lines = [
-            f"{page.url}: [{violation['impact']}] {violation['id']}: {violation['help']}",
-            f"  {violation['helpUrl']}",
-        ]
-        for node in violation["nodes"][:5]:
-            lines.append(f"  at {', '.join(map(str, node['target']))}")
-            lines.append(f"     {node['html'][:200]}")
-            summary = (node.get("failureSummary") or "").replace("\n", "\n       ")
-            lines.append(f"     {summary}")
-        problems.append("\n".join(lines))
-    return problems
 
 
 def check(page, axe_script: Path, shots: Path, name: str, problems: list[str]) -> None:
@@ -139,9 +56,9 @@ def tab_to(page, target: str, limit: int = 40) -> list[str]:
     raise AssertionError(f"Tab never reached #{target}; focus went through {seen}")
 
 
-def test_keyboard_only_complaint_and_every_page_passes_axe(page, live_server, axe_script, shots):
+def test_keyboard_only_complaint_and_every_page_passes_axe(page, server, axe_script, shots):
     problems: list[str] = []
-    page.goto(f"{live_server}/")
+    page.goto(f"{server}/")
     assert page.locator("h1").inner_text().startswith("Complain to a federal agency")
     check(page, axe_script, shots, "home", problems)
 
@@ -149,7 +66,7 @@ def test_keyboard_only_complaint_and_every_page_passes_axe(page, live_server, ax
     page.keyboard.press("Tab")
     assert page.evaluate("() => document.activeElement.textContent") == "Skip to main content"
 
-    page.goto(f"{live_server}/complaints/new")
+    page.goto(f"{server}/complaints/new")
     check(page, axe_script, shots, "form", problems)
     visited = tab_to(page, "description")
     assert visited[0] == "", "the skip link (no id) comes first"
@@ -197,20 +114,20 @@ def test_keyboard_only_complaint_and_every_page_passes_axe(page, live_server, ax
     assert page.locator(".redress-status__value").inner_text() == "Received"
     check(page, axe_script, shots, "track-result", problems)
 
-    page.goto(f"{live_server}/track?reference={reference}&contact=someone@example.org")
+    page.goto(f"{server}/track?reference={reference}&contact=someone@example.org")
     assert "We could not find a complaint" in page.content()
     check(page, axe_script, shots, "track-not-found", problems)
 
-    page.goto(f"{live_server}/standards")
+    page.goto(f"{server}/standards")
     assert page.locator("table caption").count() >= 3
     check(page, axe_script, shots, "standards", problems)
 
     assert not problems, "axe-core found serious or critical problems:\n\n" + "\n\n".join(problems)
 
 
-def test_form_errors_are_summarized_focused_and_pass_axe(page, live_server, axe_script, shots):
+def test_form_errors_are_summarized_focused_and_pass_axe(page, server, axe_script, shots):
     problems: list[str] = []
-    page.goto(f"{live_server}/complaints/new")
+    page.goto(f"{server}/complaints/new")
     page.locator("#zip").fill("123")
     page.locator("label[for=preferred_contact-sms]").click()
     page.get_by_role("button", name="Send complaint").press("Enter")
@@ -230,11 +147,11 @@ def test_form_errors_are_summarized_focused_and_pass_axe(page, live_server, axe_
     assert not problems, "axe-core found serious or critical problems:\n\n" + "\n\n".join(problems)
 
 
-def test_public_site_works_without_javascript(browser, live_server, shots):
+def test_public_site_works_without_javascript(browser, server, shots):
     context = browser.new_context(java_script_enabled=False, viewport={"width": 390, "height": 844})
     try:
         page = context.new_page()
-        page.goto(f"{live_server}/complaints/new")
+        page.goto(f"{server}/complaints/new")
         page.screenshot(path=str(shots / "form-mobile-nojs.png"), full_page=True)
         assert page.get_by_role("link", name="Track a complaint").first.is_visible()
         page.locator("#description").fill("My mail has not been delivered for two weeks.")
@@ -245,7 +162,7 @@ def test_public_site_works_without_javascript(browser, live_server, shots):
         page.wait_for_url(re.compile(r".*/confirmation$"))
         reference = page.locator(".redress-reference").inner_text()
         page.screenshot(path=str(shots / "confirmation-mobile-nojs.png"), full_page=True)
-        page.goto(f"{live_server}/track")
+        page.goto(f"{server}/track")
         page.locator("#reference").fill(reference.lower())
         page.locator("#contact").fill("(202) 555-0143")
         page.get_by_role("button", name="Track complaint").click()
@@ -283,9 +200,7 @@ def _survey_token(app) -> str:
 
 
 @pytest.mark.parametrize("lang", ["en", "es"])
-def test_every_public_page_passes_axe_in_both_languages(
-    app, page, live_server, axe_script, shots, lang
-):
+def test_every_public_page_passes_axe_in_both_languages(app, page, server, axe_script, shots, lang):
     problems: list[str] = []
     token = _survey_token(app)
     for name, path in (
@@ -297,14 +212,14 @@ def test_every_public_page_passes_axe_in_both_languages(
         ("not-found", "/complaints/RX-0000-0000/confirmation"),
         ("survey-forged", "/survey/not-a-token"),
     ):
-        page.goto(f"{live_server}{path}?lang={lang}")
+        page.goto(f"{server}{path}?lang={lang}")
         assert page.locator("html").get_attribute("lang") == lang, path
         switch = page.locator("a.redress-language")
         assert switch.get_attribute("lang") == ("es" if lang == "en" else "en")
         check(page, axe_script, shots, f"{name}-{lang}", problems)
 
     # Answer the survey with the keyboard-free way a person would: click the labels.
-    page.goto(f"{live_server}/survey/{token}?lang={lang}")
+    page.goto(f"{server}/survey/{token}?lang={lang}")
     page.locator("label[for=satisfaction-5]").click()
     page.locator("label[for=trust-4]").click()
     page.locator("#comment").fill("Gracias." if lang == "es" else "Thanks.")
@@ -313,6 +228,6 @@ def test_every_public_page_passes_axe_in_both_languages(
     heading = page.locator("h1").inner_text()
     assert heading == ("Gracias" if lang == "es" else "Thank you")
     check(page, axe_script, shots, f"survey-thanks-{lang}", problems)
-    page.goto(f"{live_server}/survey/{token}?lang={lang}")
+    page.goto(f"{server}/survey/{token}?lang={lang}")
     check(page, axe_script, shots, f"survey-answered-{lang}", problems)
     assert not problems, "axe-core found serious or critical problems:\n\n" + "\n\n".join(problems)

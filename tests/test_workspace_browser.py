@@ -9,20 +9,23 @@ or to the test's temporary directory.
 
 from __future__ import annotations
 
-import os
 import re
-import threading
 from datetime import timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from werkzeug.serving import make_server
 
 from app.cases.service import get_case
 from app.common.time import utcnow
 from app.extensions import db
-from app.public import assets
+from tests.browser_support import (  # noqa: F401 - fixtures
+    axe_script,
+    browser,
+    check,
+    page,
+    server,
+    shots,
+)
 from tests.workspace_support import (  # noqa: F401 - _reset_staff is an autouse fixture
     ADMIN,
     CFPB_SUPERVISOR,
@@ -38,89 +41,7 @@ pytestmark = [
     pytest.mark.parametrize("backend", ["sqlite"], indirect=True),
 ]
 
-CHROMIUM = Path("/usr/bin/chromium")
-REQUIRE = os.environ.get("REQUIRE_SERVICES") == "1"
-BLOCKING = ("serious", "critical")
 NY = ZoneInfo("America/New_York")
-
-
-def _missing(reason: str):
-    if REQUIRE:
-        pytest.fail(f"{reason} (REQUIRE_SERVICES=1)")
-    pytest.skip(reason)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        _missing(f"{CHROMIUM} not found; install it with `apt-get install chromium`")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _missing("the playwright package is not installed (pip install playwright)")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture(scope="module")
-def axe_script() -> Path:
-    assets.build()  # USWDS styles in place, so pages are checked as staff see them
-    if not assets.AXE_SCRIPT.exists():
-        _missing(f"{assets.AXE_SCRIPT} not found; run `npm ci` at the repository root")
-    return assets.AXE_SCRIPT
-
-
-@pytest.fixture
-def server(app):
-    live = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=live.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{live.server_port}"
-    finally:
-        live.shutdown()
-        thread.join(timeout=10)
-
-
-@pytest.fixture
-def shots(tmp_path) -> Path:
-    directory = Path(os.environ.get("SCREENSHOT_DIR") or tmp_path / "screenshots")
-    directory.mkdir(parents=True, exist_ok=True)
-    print(f"screenshots in {directory}")
-    return directory
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    tab = context.new_page()
-    yield tab
-    context.close()
-
-
-def axe_problems(page, axe_script: Path) -> list[str]:
-    page.add_script_tag(path=str(axe_script))
-    result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
-    problems = []
-    for violation in result["violations"]:
-        if violation["impact"] not in BLOCKING:
-            continue
-        lines = [f"{page.url}: [{violation['impact']}] {violation['id']}: {violation['help']}"]
-        for node in violation["nodes"][:5]:
-            lines.append(f"  at {', '.join(map(str, node['target']))}: {node['html'][:200]}")
-        problems.append("\n".join(lines))
-    return problems
-
-
-def check(page, axe_script, shots, name, problems) -> None:
-    page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
-    problems.extend(axe_problems(page, axe_script))
 
 
 def sign_in_by_keyboard(page, base: str, email: str) -> None:
