@@ -35,7 +35,7 @@ from pathlib import Path
 import psycopg
 
 from bench.dataset import conninfo, ensure_dataset, load_samples, log, normalize_url
-from bench.load import add_common_arguments, run_wrk
+from bench.load import add_common_arguments, high_water_marks, remove_cases_after, run_wrk
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = ROOT / "bench" / "results"
@@ -159,8 +159,7 @@ def run(args) -> int:
             " description text NOT NULL, created_at timestamptz NOT NULL)"
         )
         conn.execute("TRUNCATE bench_bare")
-        max_case = conn.execute("SELECT coalesce(max(id), 0) FROM cases").fetchone()[0]
-        max_customer = conn.execute("SELECT coalesce(max(id), 0) FROM customers").fetchone()[0]
+    max_case, max_customer = high_water_marks(dsn)
     with app.app_context():
         from app.extensions import db
         from app.staff.models import StaffUser
@@ -229,16 +228,7 @@ def run(args) -> int:
         results["bare_rss_mib"] = bare_server.worker_rss_mib()
     finally:
         bare_server.stop()
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        created = conn.execute("SELECT count(*) FROM cases WHERE id > %s", (max_case,)).fetchone()[
-            0
-        ]
-        results["cases_created"] = created
-        for table in ("outbox", "events", "messages", "sla_clocks", "idempotency_keys"):
-            conn.execute(f"DELETE FROM {table} WHERE case_id > %s", (max_case,))  # noqa: S608
-        conn.execute("DELETE FROM cases WHERE id > %s", (max_case,))
-        conn.execute("DELETE FROM contact_points WHERE customer_id > %s", (max_customer,))
-        conn.execute("DELETE FROM customers WHERE id > %s", (max_customer,))
+    results["cases_created"] = remove_cases_after(dsn, max_case, max_customer)
     redis.Redis.from_url(args.redis_url).flushdb()
     app_rps = statistics.median(r["rps"] for r in results["app_peak"])
     bare_rps = statistics.median(r["rps"] for r in results["bare_peak"])

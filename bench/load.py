@@ -7,6 +7,8 @@ import re
 import subprocess
 from pathlib import Path
 
+import psycopg
+
 from bench.dataset import DEFAULT_URL
 
 
@@ -50,3 +52,45 @@ def run_wrk(
         "p99_ms": ms("99"),
         "non_2xx": int(non2xx.group(1)) if non2xx else 0,
     }
+
+
+# Tables whose rows hang off a case, deleted with the cases a run created.
+_CASE_TABLES = (
+    "survey_responses",
+    "survey_invitations",
+    "inbound_messages",
+    "attachments",
+    "outbox",
+    "events",
+    "messages",
+    "sla_clocks",
+    "idempotency_keys",
+)
+
+
+def high_water_marks(dsn: str) -> tuple[int, int]:
+    """The last case and customer ids before a run, so its own rows can be removed after."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        case = conn.execute("SELECT coalesce(max(id), 0) FROM cases").fetchone()[0]
+        customer = conn.execute("SELECT coalesce(max(id), 0) FROM customers").fetchone()[0]
+    return case, customer
+
+
+def remove_cases_after(dsn: str, max_case: int, max_customer: int) -> int:
+    """Delete what a run created (the data set stays as loaded); returns how many cases.
+
+    Foreign-key checks are off while deleting (as for the COPY load): with them, each deleted
+    case is looked for in cases.related_case_id, which has no index, a scan of a million rows
+    per case. The rows are removed children first, so nothing is left dangling."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        created = conn.execute("SELECT count(*) FROM cases WHERE id > %s", (max_case,)).fetchone()[
+            0
+        ]
+        with conn.transaction():
+            conn.execute("SET LOCAL session_replication_role = replica")
+            for table in _CASE_TABLES:
+                conn.execute(f"DELETE FROM {table} WHERE case_id > %s", (max_case,))  # noqa: S608
+            conn.execute("DELETE FROM cases WHERE id > %s", (max_case,))
+            conn.execute("DELETE FROM contact_points WHERE customer_id > %s", (max_customer,))
+            conn.execute("DELETE FROM customers WHERE id > %s", (max_customer,))
+    return created

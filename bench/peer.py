@@ -29,8 +29,8 @@ from datetime import datetime
 from pathlib import Path
 
 from bench.api import ROOT, Server, _bodies, wrk
-from bench.dataset import ensure_dataset, log, normalize_url
-from bench.load import add_common_arguments, run_wrk
+from bench.dataset import conninfo, ensure_dataset, log, normalize_url
+from bench.load import add_common_arguments, high_water_marks, remove_cases_after, run_wrk
 
 RESULTS_DIR = ROOT / "bench" / "results"
 RT = "http://127.0.0.1:8095"
@@ -120,6 +120,8 @@ def run(args) -> int:
     rt_token = setup.stdout.strip().splitlines()[-1]
     url = normalize_url(args.database_url)
     app, dataset = ensure_dataset(url, args.cases)
+    dsn = conninfo(url)
+    max_case, max_customer = high_water_marks(dsn)
     with app.app_context():
         from app.extensions import db
         from app.staff.models import StaffUser
@@ -214,6 +216,7 @@ def run(args) -> int:
         results["rss_ours_mib"] = server.worker_rss_mib()
     finally:
         server.stop()
+        results["cases_created"] = remove_cases_after(dsn, max_case, max_customer)
     results["rss_rt_mib"] = _rss_mib("rt-server")
     rows = [
         ("create", "create_ours", "create_rt"),
