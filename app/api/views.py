@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import current_app, jsonify, request, url_for
 from marshmallow import ValidationError
+from sqlalchemy.orm import joinedload, selectinload
 
 from app.api import bp
 from app.api import cursor as cursors
@@ -20,6 +21,7 @@ from app.api.schemas import (
 )
 from app.cases import presenters, queries
 from app.cases import service as cases
+from app.cases.models import Case
 from app.common.errors import NotFound
 from app.customers.service import customer_has_contact
 from app.directory.models import Category, ServiceStandard
@@ -125,6 +127,13 @@ def track(reference: str):
     return jsonify(TrackSchema().dump(presenters.track(case)))
 
 
+SUMMARY_LOAD = (
+    selectinload(Case.clocks),
+    joinedload(Case.agency),
+    joinedload(Case.category),
+)
+
+
 @bp.get("/cases")
 @staff_required
 def list_cases():
@@ -145,12 +154,13 @@ def list_cases():
     if "cursor" in args:
         args["cursor_values"] = cursors.decode(args["cursor"])
     try:
-        rows, next_values = queries.list_cases(current_staff(), args)
+        # The summary shows each case's agency, category and clocks: read them with the page.
+        rows, next_values = queries.list_cases(current_staff(), args, options=SUMMARY_LOAD)
     except (ValueError, TypeError, IndexError):
         raise ValidationError("Not a cursor from this API.", "cursor") from None
     return jsonify(
         {
-            "cases": [CaseSummarySchema().dump(presenters.summary(c)) for c in rows],
+            "cases": CaseSummarySchema(many=True).dump([presenters.summary(c) for c in rows]),
             "next_cursor": cursors.encode(next_values) if next_values else None,
         }
     )

@@ -47,10 +47,11 @@ def _sla_condition(state: str, now: datetime):
     return exists().where(c.case_id == Case.id, cond)
 
 
-def list_cases(staff: StaffUser, args: dict, now: datetime | None = None):
-    """Return (cases, next_cursor_values). Non-admin staff are confined to their agency."""
+def list_cases(staff: StaffUser, args: dict, now: datetime | None = None, *, options=()):
+    """Return (cases, next_cursor_values). Non-admin staff are confined to their agency.
+    `options` are loader options for what the caller shows of each case (no query per row)."""
     now = now or utcnow()
-    query = select(Case).where(Case.merged_into_id.is_(None))
+    query = select(Case).where(Case.merged_into_id.is_(None)).options(*options)
     if args.get("agency"):
         agency = db.session.scalar(select(Agency).where(Agency.code == args["agency"].upper()))
         if agency is None:
