@@ -35,7 +35,13 @@ from pathlib import Path
 import psycopg
 
 from bench.dataset import conninfo, ensure_dataset, load_samples, log, normalize_url
-from bench.load import add_common_arguments, high_water_marks, remove_cases_after, run_wrk
+from bench.load import (
+    add_common_arguments,
+    high_water_marks,
+    remove_cases_after,
+    run_wrk,
+    staff_token,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = ROOT / "bench" / "results"
@@ -160,16 +166,7 @@ def run(args) -> int:
         )
         conn.execute("TRUNCATE bench_bare")
     max_case, max_customer = high_water_marks(dsn)
-    with app.app_context():
-        from app.extensions import db
-        from app.staff.models import StaffUser
-        from app.staff.tokens import issue_token
-
-        staff = db.session.scalar(
-            db.select(StaffUser).where(StaffUser.email == "admin@redress.example")
-        )
-        token = issue_token(staff)
-        db.session.remove()
+    token = staff_token(app, "admin@redress.example")
     bodies = RESULTS_DIR / "api-bodies.jsonl"
     RESULTS_DIR.mkdir(exist_ok=True)
     _bodies(bodies)

@@ -94,3 +94,16 @@ def remove_cases_after(dsn: str, max_case: int, max_customer: int) -> int:
             conn.execute("DELETE FROM contact_points WHERE customer_id > %s", (max_customer,))
             conn.execute("DELETE FROM customers WHERE id > %s", (max_customer,))
     return created
+
+
+def staff_token(app, email: str) -> str:
+    """A fresh API bearer token for a demo staff member, issued by the app itself."""
+    with app.app_context():
+        from app.extensions import db
+        from app.staff.models import StaffUser
+        from app.staff.tokens import issue_token
+
+        staff = db.session.scalar(db.select(StaffUser).where(StaffUser.email == email))
+        token = issue_token(staff)
+        db.session.remove()
+    return token

@@ -30,7 +30,13 @@ from pathlib import Path
 
 from bench.api import ROOT, Server, _bodies, wrk
 from bench.dataset import conninfo, ensure_dataset, log, normalize_url
-from bench.load import add_common_arguments, high_water_marks, remove_cases_after, run_wrk
+from bench.load import (
+    add_common_arguments,
+    high_water_marks,
+    remove_cases_after,
+    run_wrk,
+    staff_token,
+)
 
 RESULTS_DIR = ROOT / "bench" / "results"
 RT = "http://127.0.0.1:8095"
@@ -122,16 +128,7 @@ def run(args) -> int:
     app, dataset = ensure_dataset(url, args.cases)
     dsn = conninfo(url)
     max_case, max_customer = high_water_marks(dsn)
-    with app.app_context():
-        from app.extensions import db
-        from app.staff.models import StaffUser
-        from app.staff.tokens import issue_token
-
-        worker = db.session.scalar(
-            db.select(StaffUser).where(StaffUser.email == "caseworker@cfpb.example")
-        )
-        token = issue_token(worker)
-        db.session.remove()
+    token = staff_token(app, "caseworker@cfpb.example")
     RESULTS_DIR.mkdir(exist_ok=True)
     ours = RESULTS_DIR / "peer-bodies.jsonl"
     _bodies(ours)
