@@ -40,6 +40,8 @@ run: $(STAMP) assets ocr db
 	@echo ""
 	@echo "  Redress is starting on http://$(HOST):$(PORT)/"
 	@echo "  Public complaint form: http://$(HOST):$(PORT)/complaints/new"
+	@echo "  Staff workspace: http://$(HOST):$(PORT)/staff/login (a demo login above; password redress-demo-password)"
+	@echo "  Mailroom (scans in, letters out): http://$(HOST):$(PORT)/staff/mailroom/"
 	@echo "  Staff API: http://$(HOST):$(PORT)/api/v1/openapi.json (bearer token: $(BIN)/redress tokens issue EMAIL)"
 	@echo "  Periodic jobs (SLA sweep, outbox reconciler) run alongside, in-process."
 	@echo ""
