@@ -226,9 +226,8 @@ def test_without_ocr_installed_image_scans_wait_for_review_with_a_clear_message(
     assert row.case.has_flag("scan_review")
 
 
-def test_mail_customer_gets_a_printed_acknowledgment_through_a_print_batch(
-    app, client, staff_token, tmp_path
-):
+def _letter_from_a_mail_customer(tmp_path) -> None:
+    """A debt-collection letter with the envelope's return address: a mail customer's case."""
     drop = tmp_path / "drop"
     _drop(
         drop,
@@ -236,6 +235,12 @@ def test_mail_customer_gets_a_printed_acknowledgment_through_a_print_batch(
         {"files": [{"file": "a.pdf", "return_address": "42 Oak Avenue, Springfield, IL 62704"}]},
     )
     process_folder(drop, now=NOW)
+
+
+def test_mail_customer_gets_a_printed_acknowledgment_through_a_print_batch(
+    app, client, staff_token, tmp_path
+):
+    _letter_from_a_mail_customer(tmp_path)
     run_ready()  # the acknowledgment's delivery job (inline mode)
     case = db.session.scalar(db.select(Case))
     item = db.session.scalar(db.select(OutboxItem).where(OutboxItem.case_id == case.id))
@@ -353,13 +358,7 @@ def test_a_mail_customer_is_invited_to_the_survey_by_letter_with_a_code_to_type(
 ):
     import re
 
-    drop = tmp_path / "drop"
-    _drop(
-        drop,
-        {"a.pdf": text_pdf(DEBT)},
-        {"files": [{"file": "a.pdf", "return_address": "42 Oak Avenue, Springfield, IL 62704"}]},
-    )
-    process_folder(drop, now=NOW)
+    _letter_from_a_mail_customer(tmp_path)
     run_ready()
     case = db.session.scalar(db.select(Case))
     worker = staff_token("caseworker@cfpb.example")

@@ -27,7 +27,7 @@ pytestmark = [
 
 
 def test_mailroom_pages_pass_axe_and_show_the_scan_beside_its_text(page, server, axe_script, shots):
-    faint = ingest(
+    faint, _ = ingest(
         image_bytes(render_page("~ ~", noise=0.003, seed=5)),
         "faint.png",
         (ManifestEntry("", None), None),

@@ -70,7 +70,7 @@ def test_upload_form_explains_what_is_wrong(client):
 def test_a_poor_scan_is_read_beside_its_picture_and_routed(client):
     smudged = image_bytes(render_page("~ ~", noise=0.003, seed=5))
     entry = (ManifestEntry("", None), None)
-    row = ingest(smudged, "smudge.png", entry, source="upload")
+    row, _ = ingest(smudged, "smudge.png", entry, source="upload")
     case = row.case
     sign_in(client, TRIAGE)
     home = text_of(client.get("/staff/mailroom/"))
@@ -93,7 +93,7 @@ def test_a_poor_scan_is_read_beside_its_picture_and_routed(client):
 
 
 def test_staff_of_another_agency_cannot_read_a_scan(client):
-    row = ingest(text_pdf(HOUSING), "chen.pdf", (ManifestEntry("", None), None), source="upload")
+    row, _ = ingest(text_pdf(HOUSING), "chen.pdf", (ManifestEntry("", None), None), source="upload")
     case, scan = row.case, row.case.attachments[0]
     assert case.agency.code == "HUD-FHEO"
     sign_in(client, CFPB_WORKER)

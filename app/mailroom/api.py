@@ -5,30 +5,16 @@ from __future__ import annotations
 from datetime import date
 
 from flask import Response, jsonify, request
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, fields, validate
 
 from app.api import bp
 from app.api.auth import current_staff, staff_required
 from app.cases import presenters
 from app.cases import service as cases
 from app.common.errors import Forbidden
-from app.common.time import utcnow
 from app.inbound.service import summary as inbound_summary
 from app.mailroom import letters, review
-from app.mailroom.drop import ingest
-from channels.mail_scans.manifest import MAX_RETURN_ADDRESS, ManifestEntry
-
-MAX_UPLOAD_FILES = 20
-
-
-class ScanUploadSchema(Schema):
-    received = fields.Date(load_default=None)
-    return_address = fields.String(
-        load_default=None, validate=validate.Length(max=MAX_RETURN_ADDRESS)
-    )
-    name = fields.String(load_default=None, validate=validate.Length(max=200))
-    language = fields.String(load_default=None, validate=validate.OneOf(("en", "es")))
-    batch = fields.String(load_default=None, validate=validate.Length(max=80))
+from app.mailroom.upload import accept_uploads
 
 
 class CorrectionSchema(Schema):
@@ -54,32 +40,9 @@ def upload_scans():
         422:
           description: No file, too many files, or a bad received date.
     """
-    meta = ScanUploadSchema().load(request.form.to_dict())
-    files = request.files.getlist("file")
-    if not files:
-        raise ValidationError({"file": ["Choose at least one scan to upload."]})
-    if len(files) > MAX_UPLOAD_FILES:
-        raise ValidationError({"file": [f"At most {MAX_UPLOAD_FILES} files at a time."]})
-    received = meta["received"]
-    if received and received > utcnow().date():
-        raise ValidationError({"received": ["The received date cannot be in the future."]})
-    entry = ManifestEntry(
-        file="",
-        received=received,
-        return_address=(meta["return_address"] or "").strip() or None,
-        name=meta["name"],
-        language=meta["language"],
-    )
-    results = []
-    for upload in files:
-        row = ingest(
-            upload.read(),
-            upload.filename or "upload",
-            (entry, meta["batch"]),
-            source="upload",
-            extra={"uploaded_by": current_staff().email},
-        )
-        results.append(inbound_summary(row) | {"duplicate": row._duplicate})
+    uploads = [(f.read(), f.filename) for f in request.files.getlist("file")]
+    accepted = accept_uploads(request.form.to_dict(), uploads, current_staff().email)
+    results = [inbound_summary(row) | {"duplicate": seen} for row, seen in accepted]
     return jsonify({"results": results}), 201
 
 

@@ -119,7 +119,7 @@ def _one(path, manifest, entry_problems, folder, now, report) -> str:
         _move(path, failed, reason)
         report.failed += 1
         return f"failed  {name}: {reason}"
-    row = ingest(
+    row, seen_before = ingest(
         path.read_bytes(),
         name,
         manifest.entries.get(name),
@@ -127,7 +127,7 @@ def _one(path, manifest, entry_problems, folder, now, report) -> str:
         source="scan",
         now=now,
     )
-    if row.outcome in DONE and getattr(row, "_duplicate", False):
+    if seen_before:
         _move(path, done, f"Already received (inbound {row.id}, case {_ref(row)}); no new case.")
         report.duplicates += 1
         return f"dup     {name}: same scan as case {_ref(row)}"
@@ -156,9 +156,10 @@ def ingest(
     source: str = "scan",
     extra: dict | None = None,
     now: datetime | None = None,
-) -> InboundMessage:
-    """Store one scan (committed) and process it now. Returns its inbound row; a scan seen
-    before (same bytes) returns the first row, marked `_duplicate`, and opens nothing."""
+) -> tuple[InboundMessage, bool]:
+    """Store one scan (committed) and process it now. Returns its inbound row and whether
+    the same bytes were seen (and processed) before: then it is the first row, and nothing
+    new is opened."""
     digest = hashlib.sha256(data).hexdigest()
     meta = {"filename": filename, "summary": f"scan {filename}", **(extra or {})}
     if entry is not None:
@@ -190,6 +191,5 @@ def ingest(
         inbound.process(row_id, now)  # a new scan, or one whose earlier try failed
     row = db.session.get(InboundMessage, row_id)
     db.session.refresh(row)
-    row._duplicate = seen_before
     log.info("scan ingested", extra={"inbound_id": row_id, "outcome": row.outcome})
-    return row
+    return row, seen_before

@@ -4,28 +4,27 @@ scan beside its text), print batches of letters and mark them mailed."""
 from __future__ import annotations
 
 import io
-from datetime import date
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from marshmallow import ValidationError
 
 from app.cases import attachments as files
 from app.cases import service as cases
 from app.cases.models import Attachment
 from app.common.errors import Conflict, Invalid, NotFound
-from app.common.time import utcnow
 from app.extensions import db
 from app.mailroom import letters, review
-from app.mailroom.drop import ingest
 from app.mailroom.models import PrintBatch
+from app.mailroom.upload import accept_uploads
 from app.workspace.auth import staff_page
 from app.workspace.common import _layout as workspace_layout
-from channels.mail_scans.manifest import MAX_RETURN_ADDRESS, ManifestEntry
 
 bp = Blueprint("mailroom", __name__, url_prefix="/staff/mailroom", template_folder="templates")
 # The workspace's layout (USWDS styles, the staff navigation) for these pages too.
 bp.context_processor(workspace_layout)
-MAX_FILES = 20
+# Field names as the form shows them, before each error message.
+_LABELS = {"received": "Received date", "return_address": "Return address", "batch": "Batch name"}
 PREVIEW_WIDTH = 1100
 
 
@@ -38,33 +37,17 @@ def mailroom_home():
     form = {"received": "", "return_address": "", "batch": ""}
     if request.method == "POST":
         form = {k: (request.form.get(k) or "").strip() for k in form}
-        uploads = [f for f in request.files.getlist("file") if f and f.filename]
-        received = None
-        if not uploads:
-            errors.append("Choose at least one scan to upload.")
-        if len(uploads) > MAX_FILES:
-            errors.append(f"Upload at most {MAX_FILES} scans at a time.")
-        if form["received"]:
-            try:
-                received = date.fromisoformat(form["received"])
-            except ValueError:
-                errors.append("Received date: use the form YYYY-MM-DD, for example 2026-11-27.")
-            else:
-                if received > utcnow().date():
-                    errors.append("Received date: it cannot be in the future.")
-        if len(form["return_address"]) > MAX_RETURN_ADDRESS:
-            errors.append(f"Return address: at most {MAX_RETURN_ADDRESS} characters.")
-        if not errors:
-            entry = ManifestEntry("", received, form["return_address"] or None)
-            for upload in uploads:
-                row = ingest(
-                    upload.read(),
-                    upload.filename,
-                    (entry, form["batch"] or None),
-                    source="upload",
-                    extra={"uploaded_by": current_user.email},
-                )
-                results.append(row)
+        uploads = [
+            (f.read(), f.filename) for f in request.files.getlist("file") if f and f.filename
+        ]
+        try:
+            results = accept_uploads(form, uploads, current_user.email)
+        except ValidationError as exc:
+            errors = [
+                f"{_LABELS[field]}: {message}" if field in _LABELS else message
+                for field, messages in exc.messages.items()
+                for message in messages
+            ]
     queue = review.review_queue(current_user)
     status = 422 if errors else 200
     return render_template(

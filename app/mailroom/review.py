@@ -9,6 +9,7 @@ from app.cases.models import OPEN_STATUSES, Case
 from app.common.errors import Invalid
 from app.common.time import utcnow
 from app.extensions import db
+from app.inbound.models import InboundMessage
 from app.routing import service as routing
 from app.routing.engine import RoutingInput
 from app.staff.models import StaffUser
@@ -20,14 +21,18 @@ MAX_TEXT = 20000
 def review_queue(staff: StaffUser) -> list[Case]:
     """Open cases from scans waiting for a person, the oldest letter first; a caseworker
     sees their agency's (scans that could not be read go to the front door's queue)."""
+    # Only cases opened from a scan that needed reading: not every open letter's case.
+    needed_review = db.select(InboundMessage.case_id).where(
+        InboundMessage.channel == "mail", InboundMessage.kind == "letter_review"
+    )
     stmt = (
         db.select(Case)
-        .where(Case.channel == "mail", Case.status.in_(OPEN_STATUSES))
+        .where(Case.id.in_(needed_review), Case.status.in_(OPEN_STATUSES))
         .order_by(Case.received_at, Case.id)
     )
     if not staff.sees_all_agencies:
         stmt = stmt.where(Case.agency_id == staff.agency_id)
-    return [c for c in db.session.scalars(stmt) if c.has_flag(FLAG)]
+    return [c for c in db.session.scalars(stmt) if c.has_flag(FLAG)]  # not yet read
 
 
 def correct_text(
