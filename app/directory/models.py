@@ -49,6 +49,8 @@ class Agency(db.Model):
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str | None] = mapped_column(Text)
     website: Mapped[str | None] = mapped_column(String(300))
+    # {"es": {"name": ..., "description": ...}}; read through app.directory.localized.
+    translations: Mapped[dict] = mapped_column(JSON, default=dict, server_default="{}")
     calendar_id: Mapped[int] = mapped_column(ForeignKey("calendars.id"))
     calendar: Mapped[Calendar] = relationship()
     queues: Mapped[list[Queue]] = relationship(
@@ -82,6 +84,8 @@ class Category(db.Model):
     agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"))
     queue_id: Mapped[int | None] = mapped_column(ForeignKey("queues.id"))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # {"es": {"name": ..., "description": ..., "group": ...}}
+    translations: Mapped[dict] = mapped_column(JSON, default=dict, server_default="{}")
     agency: Mapped[Agency] = relationship()
     queue: Mapped[Queue | None] = relationship()
 
@@ -102,6 +106,8 @@ class ServiceStandard(db.Model):
     unit: Mapped[str] = mapped_column(String(20))
     goal: Mapped[float] = mapped_column(Numeric(5, 2, asdecimal=False))
     wording: Mapped[str] = mapped_column(String(300))
+    # {"es": {"wording": ...}}
+    translations: Mapped[dict] = mapped_column(JSON, default=dict, server_default="{}")
     agency: Mapped[Agency] = relationship()
     category: Mapped[Category | None] = relationship()
 
