@@ -18,6 +18,11 @@ from app.extensions import db
 from app.routing import service as routing
 
 
+def _translations(value: s.Translations | None) -> s.Translations:
+    """A copy the database row owns (JSON columns are compared by value on flush)."""
+    return {lang: dict(words) for lang, words in (value or {}).items()}
+
+
 def _by_code(model, session) -> dict:
     return {row.code: row for row in session.scalars(select(model))}
 
@@ -40,6 +45,7 @@ def _standards(session, agency: Agency, category: Category | None, specs) -> Non
             spec.goal,
             spec.wording,
         )
+        row.translations = _translations(spec.translations)
         session.add(row)
     for row in existing.values():
         session.delete(row)
@@ -81,6 +87,7 @@ def apply_directory(directory: s.DirectorySpec) -> dict[str, int]:
                 spec.description,
                 spec.website,
             )
+            agency.translations = _translations(spec.translations)
             agency.calendar = calendars[spec.calendar]
             session.add(agency)
             current = {q.code: q for q in agency.queues}
@@ -105,6 +112,7 @@ def apply_directory(directory: s.DirectorySpec) -> dict[str, int]:
             cat = categories.get(spec.code) or Category(code=spec.code)
             cat.name, cat.description, cat.group = spec.name, spec.description, spec.group
             cat.keywords = list(spec.keywords)
+            cat.translations = _translations(spec.translations)
             cat.agency = agencies[spec.agency]
             cat.queue = queues[(spec.agency, spec.queue)] if spec.queue else None
             cat.active = True
@@ -164,6 +172,7 @@ def _standard_specs(rows) -> tuple:
             unit=r.unit,
             goal=int(r.goal) if float(r.goal).is_integer() else float(r.goal),
             wording=r.wording,
+            translations=_translations(r.translations),
         )
         for r in sorted(rows, key=lambda r: order.get(r.metric, 9))
     )
@@ -197,6 +206,7 @@ def export_directory() -> s.DirectorySpec:
             standards=_standard_specs(
                 [x for x in standards if x.agency_id == a.id and x.category_id is None]
             ),
+            translations=_translations(a.translations),
         )
         for a in session.scalars(select(Agency).order_by(Agency.id))
     )
@@ -210,6 +220,7 @@ def export_directory() -> s.DirectorySpec:
             queue=c.queue.code if c.queue else None,
             keywords=tuple(c.keywords or ()),
             standards=_standard_specs([x for x in standards if x.category_id == c.id]),
+            translations=_translations(c.translations),
         )
         for c in session.scalars(
             select(Category).where(Category.active.is_(True)).order_by(Category.id)

@@ -13,7 +13,7 @@ import math
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from app.common.languages import DEFAULT_LANGUAGE, TRANSLATED_LANGUAGES
 from app.routing.engine import CHANNELS, CONDITION_KINDS, Conditions
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "QueueSpec",
     "RuleSpec",
     "StandardSpec",
+    "Translations",
     "dump_directory",
     "load_demo_text",
     "parse_directory",
@@ -71,17 +73,31 @@ _RAW_TEXT_TAGS = frozenset("tag:yaml.org,2002:" + t for t in ("int", "float", "b
 _SECTION_KEYS = ("calendars", "agencies", "categories", "routing_rules")
 _CALENDAR_KEYS = ("code", "name", "timezone", "hours", "holidays", "closures")
 _CLOSURE_KEYS = ("date", "name")
-_AGENCY_KEYS = ("code", "name", "calendar", "description", "website", "queues", "standards")
+_AGENCY_KEYS = (
+    "code", "name", "calendar", "description", "website", "queues", "standards", "translations",
+)  # fmt: skip
 _QUEUE_KEYS = ("code", "name", "triage")
-_STANDARD_KEYS = ("metric", "target", "unit", "goal", "wording")
+_STANDARD_REQUIRED = ("metric", "target", "unit", "goal", "wording")
+_STANDARD_KEYS = (*_STANDARD_REQUIRED, "translations")
 _CATEGORY_KEYS = (
     "code", "name", "description", "group", "agency", "queue", "keywords", "standards",
+    "translations",
 )  # fmt: skip
 _RULE_KEYS = ("name", "when", "agency", "queue", "priority", "active")
+# What `translations` may give for each kind of entry: the public's words, with the limits
+# of the English field (max length, multiline).
+_AGENCY_WORDS = {"name": (200, False), "description": (4000, True)}
+_CATEGORY_WORDS = {"name": (200, False), "description": (4000, True), "group": (100, False)}
+_STANDARD_WORDS = {"wording": (300, False)}
+_WORD_ORDER = ("name", "description", "group", "wording")
 _WHEN_KEYS = CONDITION_KINDS
 
 
 # --------------------------------------------------------------------------- the specs
+
+# {"es": {"name": "...", "description": "..."}}: the public's words in the public site's
+# other languages; read them with app.directory.localized (English when one is missing).
+Translations = dict[str, dict[str, str]]
 
 
 @dataclass(frozen=True)
@@ -93,6 +109,7 @@ class StandardSpec:
     unit: str
     goal: float
     wording: str
+    translations: Translations = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -129,6 +146,7 @@ class AgencySpec:
     website: str | None
     queues: tuple[QueueSpec, ...]
     standards: tuple[StandardSpec, ...] = ()
+    translations: Translations = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -141,6 +159,7 @@ class CategorySpec:
     queue: str | None
     keywords: tuple[str, ...] = ()
     standards: tuple[StandardSpec, ...] = ()
+    translations: Translations = field(default_factory=dict)
 
 
 # A rule's `when` is the routing engine's own Conditions: one definition for both.
@@ -307,10 +326,12 @@ class _Reader:
         required: Iterable[str] = (),
         what: str = "a mapping of key: value pairs",
         extensions: bool = False,
+        unknown: str | None = None,
     ) -> dict[str, Node] | None:
         """The value nodes of a mapping's known keys; unknown and missing keys are problems.
 
-        With `extensions`, keys starting with `x-` are ignored (a place for YAML anchors).
+        With `extensions`, keys starting with `x-` are ignored (a place for YAML anchors);
+        `unknown` replaces the message for an unknown key.
         """
         if node is None:
             return None
@@ -346,6 +367,9 @@ class _Reader:
                 result[key] = value_node
                 continue
             if extensions and key.startswith("x-"):
+                continue
+            if unknown is not None:
+                self.add(key_node, _join(path, key), unknown)
                 continue
             close = difflib.get_close_matches(key, keys, n=1)
             hint = f"did you mean {close[0]!r}?" if close else f"expected {', '.join(keys)}"
@@ -492,6 +516,62 @@ class _Reader:
                 value = _BAD
             out.append((item, value))
         return out
+
+    def translations(
+        self, node: Node | None, path: str, allowed: dict[str, tuple[int, bool]]
+    ) -> Any:
+        """{language: {field: text}} for the public site's languages other than English.
+
+        Each text follows the rules of the English field it translates (non-empty, same
+        length limit, one line unless the field may have several).
+        """
+        if node is None or _empty(node):
+            return {}
+        words_example = f"{next(iter(allowed))}: ..."
+        example = f"{TRANSLATED_LANGUAGES[0]}: {{{words_example}}}"
+        languages = ", ".join(TRANSLATED_LANGUAGES)
+        m = self.mapping(
+            node,
+            path,
+            TRANSLATED_LANGUAGES,
+            what=f"a mapping of language to translated words, like {example}",
+            unknown=(
+                f"is not a language of the public site; translate into {languages} "
+                f"(the {DEFAULT_LANGUAGE} text is the entry's own)"
+            ),
+        )
+        if m is None:
+            return _BAD
+        out: Translations = {}
+        bad = False
+        for lang in TRANSLATED_LANGUAGES:
+            if lang not in m:
+                continue
+            lpath = _join(path, lang)
+            words = self.mapping(
+                m[lang], lpath, tuple(allowed), what=f"a mapping like {{{words_example}}}"
+            )
+            if words is None:
+                bad = True
+                continue
+            if not words:
+                self.add(m[lang], lpath, f"give at least one of {', '.join(allowed)}")
+                bad = True
+                continue
+            texts: dict[str, str] = {}
+            for key in allowed:  # canonical order: the English fields'
+                if key not in words:
+                    continue
+                max_len, multiline = allowed[key]
+                value = self.required_text(
+                    words[key], _join(lpath, key), max_len=max_len, multiline=multiline
+                )
+                if value is _BAD:
+                    bad = True
+                else:
+                    texts[key] = value
+            out[lang] = texts
+        return _BAD if bad else out
 
     # ---- the sections
 
@@ -692,10 +772,17 @@ class _Reader:
             website = self.website(m.get("website"), _join(path, "website"))
             queues = self.queues(m.get("queues"), _join(path, "queues"), code)
             standards = self.standards(m.get("standards"), _join(path, "standards"))
+            translations = self.translations(
+                m.get("translations"), _join(path, "translations"), _AGENCY_WORDS
+            )
             if isinstance(code, str):
                 codes = {q.code for q in queues if isinstance(q.code, str)}
                 self.agency_queues.setdefault(code, set()).update(codes)
-            out.append(AgencySpec(code, name, calendar, description, website, queues, standards))
+            out.append(
+                AgencySpec(
+                    code, name, calendar, description, website, queues, standards, translations
+                )
+            )
         return tuple(out)
 
     def reference(self, node: Node | None, path: str, known: set[str], what: str) -> Any:
@@ -760,7 +847,7 @@ class _Reader:
         out = []
         for i, item in enumerate(self.sequence(node, path, what="a list of standards")):
             p = f"{path}[{i}]"
-            m = self.mapping(item, p, _STANDARD_KEYS, _STANDARD_KEYS)
+            m = self.mapping(item, p, _STANDARD_KEYS, _STANDARD_REQUIRED)
             if m is None:
                 continue
             metric = self.choice(m.get("metric"), _join(p, "metric"), METRICS)
@@ -802,7 +889,10 @@ class _Reader:
                         m["goal"], gpath, f"has more than {GOAL_DECIMALS} decimals (got {goal})"
                     )
             wording = self.required_text(m.get("wording"), _join(p, "wording"), max_len=300)
-            out.append(StandardSpec(metric, target, unit, goal, wording))
+            translations = self.translations(
+                m.get("translations"), _join(p, "translations"), _STANDARD_WORDS
+            )
+            out.append(StandardSpec(metric, target, unit, goal, wording, translations))
         return tuple(out)
 
     def categories(self, node: Node | None) -> tuple[CategorySpec, ...]:
@@ -831,8 +921,13 @@ class _Reader:
             kw = self.words(m.get("keywords"), _join(path, "keywords"), kind="keywords")
             keywords = tuple(v for _, v in kw)
             standards = self.standards(m.get("standards"), _join(path, "standards"))
+            translations = self.translations(
+                m.get("translations"), _join(path, "translations"), _CATEGORY_WORDS
+            )
             out.append(
-                CategorySpec(code, name, description, group, agency, queue, keywords, standards)
+                CategorySpec(
+                    code, name, description, group, agency, queue, keywords, standards, translations
+                )
             )
         return tuple(out)
 
@@ -1053,21 +1148,40 @@ def _flow_list(items: Sequence[str]) -> list[str]:
 
 
 def _optional(out: dict[str, Any], key: str, value: Any) -> None:
-    if value is not None and value != () and value != []:
+    if value is not None and value != () and value != [] and value != {}:
         out[key] = value
 
 
+def _translations_data(translations: Translations) -> dict[str, Any]:
+    """Languages in the site's order; each one line when it fits, else one field a line."""
+    out: dict[str, Any] = {}
+    for lang in sorted(translations, key=_language_order):
+        words = {k: translations[lang][k] for k in _WORD_ORDER if k in translations[lang]}
+        words |= translations[lang]  # any other key last (the parser reports it)
+        one_line = not any("\n" in v for v in words.values())
+        fits = one_line and sum(len(k) + len(v) + 4 for k, v in words.items()) <= _FLOW_WIDTH
+        out[lang] = _FlowMap(words) if fits else dict(words)
+    return out
+
+
+def _language_order(lang: str) -> tuple[int, str]:
+    known = TRANSLATED_LANGUAGES
+    return (known.index(lang) if lang in known else len(known), lang)
+
+
 def _standards_data(standards: Sequence[StandardSpec]) -> list[dict[str, Any]]:
-    return [
-        {
+    out = []
+    for s in standards:
+        item: dict[str, Any] = {
             "metric": s.metric,
             "target": _normalize_number(s.target),
             "unit": s.unit,
             "goal": _normalize_number(s.goal),
             "wording": s.wording,
         }
-        for s in standards
-    ]
+        _optional(item, "translations", _translations_data(s.translations))
+        out.append(item)
+    return out
 
 
 def _hours_data(hours: dict[str, str]) -> dict[str, str]:
@@ -1101,6 +1215,7 @@ def _agency_data(a: AgencySpec) -> dict[str, Any]:
         queues.append(queue)
     out["queues"] = queues
     _optional(out, "standards", _standards_data(a.standards))
+    _optional(out, "translations", _translations_data(a.translations))
     return out
 
 
@@ -1112,6 +1227,7 @@ def _category_data(c: CategorySpec) -> dict[str, Any]:
     _optional(out, "queue", c.queue)
     _optional(out, "keywords", _flow_list(c.keywords))
     _optional(out, "standards", _standards_data(c.standards))
+    _optional(out, "translations", _translations_data(c.translations))
     return out
 
 

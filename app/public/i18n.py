@@ -11,7 +11,8 @@ from pathlib import Path
 from flask import Flask, request, session, url_for
 from flask_babel import Babel, get_locale, refresh
 
-LANGUAGES = ("en", "es")
+from app.common.languages import LANGUAGES
+
 TRANSLATIONS = Path(__file__).parent / "translations"
 
 
