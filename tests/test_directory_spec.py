@@ -767,6 +767,134 @@ def test_dump_keeps_multiline_descriptions_readable():
     assert parse_directory(text) == spec
 
 
+# --------------------------------------------------------------------------- translations
+
+TRANSLATED = changed(
+    "    queue: general\nrouting_rules:",
+    """\
+    queue: general
+    translations:
+      es: {name: Problema con un informe de crédito, group: Dinero y crédito}
+routing_rules:""",
+    changed(
+        "wording: Within a day.}\n",
+        "wording: Within a day., translations: {es: {wording: En un día.}}}\n",
+        changed(
+            "    calendar: eastern\n",
+            """\
+    calendar: eastern
+    translations:
+      es:
+        name: Oficina para la Protección Financiera del Consumidor
+        description: |
+          Quejas sobre productos
+          y servicios financieros.
+""",
+        ),
+    ),
+)
+
+
+def test_translations_of_agencies_categories_and_standards_are_read():
+    spec = parse_directory(TRANSLATED)
+    agency, category = spec.agencies[0], spec.categories[0]
+    assert agency.translations == {
+        "es": {
+            "name": "Oficina para la Protección Financiera del Consumidor",
+            "description": "Quejas sobre productos\ny servicios financieros.",
+        }
+    }
+    assert agency.standards[0].translations == {"es": {"wording": "En un día."}}
+    assert category.translations == {
+        "es": {"name": "Problema con un informe de crédito", "group": "Dinero y crédito"}
+    }
+    # Entries without translations have none, and the English stays the entry's own.
+    assert parse_directory(BASE).agencies[0].translations == {}
+    assert agency.name == "Consumer Financial Protection Bureau"
+
+
+def test_localized_words_fall_back_to_english_where_a_translation_is_missing():
+    from app.directory import localized
+
+    spec = parse_directory(TRANSLATED)
+    agency, category = spec.agencies[0], spec.categories[0]
+    assert localized(agency, "name", "es").startswith("Oficina para la Protección")
+    assert localized(agency, "name", "es-MX").startswith("Oficina para la Protección")
+    assert localized(agency, "name", "en") == "Consumer Financial Protection Bureau"
+    assert localized(agency, "name", None) == "Consumer Financial Protection Bureau"
+    # The category's description is not translated: the English one (here none) is used.
+    assert localized(category, "description", "es") is None
+    assert localized(category, "group", "es") == "Dinero y crédito"
+    assert localized(spec.agencies[0].standards[0], "wording", "fr") == "Within a day."
+
+
+def test_translation_into_a_language_the_public_site_does_not_speak_is_rejected():
+    text = changed("      es: {name: Problema", "      fr: {name: Problème", TRANSLATED)
+    problem = only_problem(text)
+    assert problem.field == "categories[0].translations.fr"
+    assert problem.line == line_of(text, "fr: {name:")
+    assert problem.message.startswith("is not a language of the public site; translate into es")
+    # English is the entry's own text, not a translation.
+    text = changed(
+        "    translations:\n      es:\n        name: Oficina",
+        "    translations:\n      en:\n        name: Oficina",
+        TRANSLATED,
+    )
+    problem = problems(text)[0]
+    assert problem.field == "agencies[0].translations.en"
+
+
+def test_unknown_or_empty_translated_fields_are_rejected_with_their_lines():
+    text = changed("{wording: En un día.}", "{wordin: En un día., name: Uno}", TRANSLATED)
+    found = problems(text)
+    line = line_of(text, "wordin:")
+    prefix = "agencies[0].standards[0].translations.es"
+    assert (
+        Problem("directory.yaml", line, f"{prefix}.wordin", "unknown key (did you mean 'wording'?)")
+        in found
+    )
+    assert (
+        Problem("directory.yaml", line, f"{prefix}.name", "unknown key (expected wording)") in found
+    )
+    # An agency has no group; a translation may not be blank or a list.
+    text = changed("group: Dinero y crédito}", "group: '  ', keywords: [x]}", TRANSLATED)
+    found = {(p.field, p.message) for p in problems(text)}
+    assert ("categories[0].translations.es.group", "must not be empty") in found
+    assert (
+        "categories[0].translations.es.keywords",
+        "unknown key (expected name, description, group)",
+    ) in found
+    problem = only_problem(changed("{es: {wording: En un día.}}", "{es: {}}", TRANSLATED))
+    assert problem.field == "agencies[0].standards[0].translations.es"
+    assert problem.message == "give at least one of wording"
+    problem = only_problem(changed("{es: {wording: En un día.}}", "[es]", TRANSLATED))
+    assert problem.message.startswith("must be a mapping of language to translated words")
+
+
+def test_translations_keep_the_length_and_line_limits_of_the_english_field():
+    long_name = "n" * 201
+    text = changed(
+        "{name: Problema con un informe de crédito,", f"{{name: {long_name},", TRANSLATED
+    )
+    problem = only_problem(text)
+    assert problem.field == "categories[0].translations.es.name"
+    assert problem.message == "must be at most 200 characters (got 201)"
+    text = changed("{wording: En un día.}", "{wording: '" + "w" * 301 + "'}", TRANSLATED)
+    assert only_problem(text).message == "must be at most 300 characters (got 301)"
+    text = changed("group: Dinero y crédito}", 'group: "Dinero\\ny crédito"}', TRANSLATED)
+    assert only_problem(text).message == "must fit on one line"
+
+
+def test_translations_round_trip_through_dump():
+    spec = parse_directory(TRANSLATED)
+    text = dump_directory(spec)
+    assert "translations: {es: {wording: En un día.}}" not in text  # one key a line: readable
+    assert "es: {wording: En un día.}" in text
+    assert "      description: |-\n          Quejas sobre productos\n" in text
+    assert parse_directory(text) == spec
+    assert dump_directory(parse_directory(text)) == text
+
+
 # --------------------------------------------------------------------------- the demo directory
 
 
@@ -862,6 +990,18 @@ def test_demo_rules_cover_the_kinds_of_condition(demo):
     assert priorities.index("normal") > max(i for i, p in enumerate(priorities) if p == "urgent")
 
 
+def test_every_demo_agency_category_and_standard_is_in_spanish(demo):
+    standards = [s for e in (*demo.agencies, *demo.categories) for s in e.standards]
+    for agency in demo.agencies:
+        assert set(agency.translations["es"]) == {"name", "description"}, agency.code
+    for category in demo.categories:
+        wanted = {k for k in ("name", "description", "group") if getattr(category, k)}
+        assert set(category.translations["es"]) == wanted, category.code
+    assert all(s.translations["es"]["wording"] != s.wording for s in standards)
+    wage = next(c for c in demo.categories if c.code == "unpaid-wages")
+    assert wage.translations["es"]["group"] == "Trabajo y salario"
+
+
 def test_demo_round_trips_exactly(demo):
     text = dump_directory(demo)
     assert parse_directory(text, "export.yaml") == demo
@@ -941,8 +1081,16 @@ def _standards(draw) -> tuple[StandardSpec, ...]:
             st.one_of(st.integers(1, limit), st.integers(1, limit * 1000).map(lambda n: n / 1000))
         )
         goal = draw(st.integers(100, 10000).map(lambda n: n / 100))
-        out.append(StandardSpec(metric, target, unit, goal, draw(_text)))
+        out.append(StandardSpec(metric, target, unit, goal, draw(_text), draw(_words(wording=1))))
     return tuple(out)
+
+
+def _words(**fields: int):
+    """Translations into Spanish of some of `fields` (1: one line, 2: may have several)."""
+    texts = {key: _text if kind == 1 else _long_text for key, kind in fields.items()}
+    return st.none().map(lambda _: {}) | st.fixed_dictionaries({}, optional=texts).filter(bool).map(
+        lambda words: {"es": words}
+    )
 
 
 @st.composite
@@ -980,6 +1128,7 @@ def _directories(draw) -> DirectorySpec:
                 ),
                 queues,
                 draw(_standards()),
+                draw(_words(name=1, description=2)),
             )
         )
     categories = []
@@ -995,6 +1144,7 @@ def _directories(draw) -> DirectorySpec:
                 draw(st.none() | st.sampled_from([q.code for q in agency.queues])),
                 tuple(draw(st.lists(_text, max_size=3))),
                 draw(_standards()),
+                draw(_words(name=1, description=2, group=1)),
             )
         )
     rules = []
