@@ -9,6 +9,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from app.cases import presenters
 from app.cases.models import Case, Message
+from app.directory import localized
 from app.extensions import db
 from app.jobs import defer_once
 from app.notify.models import OutboxItem
@@ -70,9 +71,9 @@ def _context(case: Case, lang: str, **extra) -> dict:
     return {
         "reference": case.reference,
         "name": case.customer.name,
-        "agency": agency.name,
+        "agency": localized(agency, "name", lang),
         "agency_short": agency.code,
-        "category": case.category.name if case.category else None,
+        "category": localized(case.category, "name", lang) if case.category else None,
         "tracking_url": presenters.tracking_url(case),
         "promises": presenters.promise_sentences(case, lang),
         **extra,

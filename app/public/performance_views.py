@@ -12,9 +12,16 @@ from datetime import datetime
 from itertools import groupby
 
 from flask import Blueprint, Response, jsonify, render_template, request
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from app import performance
+from app.common.languages import DEFAULT_LANGUAGE
+from app.directory import localized
+from app.directory.models import Agency, Category, ServiceStandard
+from app.extensions import db
 from app.public import bp
+from app.public.i18n import current_language
 
 api_bp = Blueprint("performance_api", __name__, url_prefix="/api/v1")
 
@@ -89,10 +96,46 @@ def _filtered(figures: dict, agency: str | None) -> list[dict]:
     return rows
 
 
+def _in_language(rows: list[dict], lang: str) -> list[dict]:
+    """The snapshot's rows with the directory's words in `lang`: agency and category names
+    and the standard's wording. The figures are the same in every language; the words are
+    read from the directory now, so a translation shows without waiting for the roll-up."""
+    if lang == DEFAULT_LANGUAGE:
+        return rows
+    agencies = {a.code: a for a in db.session.scalars(select(Agency))}
+    categories = {c.code: c for c in db.session.scalars(select(Category))}
+    standards = {
+        (s.agency.code, s.category.code if s.category else None, s.metric): s
+        for s in db.session.scalars(
+            select(ServiceStandard).options(
+                joinedload(ServiceStandard.agency), joinedload(ServiceStandard.category)
+            )
+        )
+    }
+
+    def say(entity, field: str, english: str | None) -> str | None:
+        return english if entity is None else localized(entity, field, lang)
+
+    out = []
+    for row in rows:
+        code, category = row["agency"]["code"], row["category"]
+        standard = standards.get((code, category, row["metric"]))
+        out.append(
+            row
+            | {
+                "agency": row["agency"]
+                | {"name": say(agencies.get(code), "name", row["agency"]["name"])},
+                "category_name": say(categories.get(category), "name", row["category_name"]),
+                "wording": say(standard, "wording", row["wording"]),
+            }
+        )
+    return out
+
+
 @bp.get("/standards")
 def standards():
     figures = performance.published().figures
-    rows = figures["standards"]
+    rows = _in_language(figures["standards"], current_language())
     for row in rows:
         row["chart"] = trend_chart(row["trend"], row["goal"])
     groups = [

@@ -8,6 +8,7 @@ from __future__ import annotations
 from flask import make_response, render_template, request
 from flask_babel import force_locale, gettext
 
+from app.directory import localized
 from app.public import bp
 from app.public.views import PRIVATE_HEADERS
 from app.surveys import service as surveys
@@ -22,7 +23,7 @@ def _page(template: str, status: int = 200, **context):
 
 
 def _questions(invitation, lang: str) -> list[dict]:
-    agency = invitation.case.agency.name
+    agency = localized(invitation.case.agency, "name", lang)
     return [
         {"field": q.field, "text": surveys.question_text(q, lang, agency)}
         for q in surveys.QUESTIONS
@@ -90,7 +91,7 @@ def survey_page(token: str, csrf_failed: bool = False):
             "public/survey.html",
             400 if csrf_failed else 422 if errors else 200,
             reference=invitation.case.reference,
-            agency=invitation.case.agency.name,
+            agency=localized(invitation.case.agency, "name", lang),
             questions=_questions(invitation, lang),
             scale=list(enumerate(surveys.SCALE.get(lang, surveys.SCALE["en"]), 1)),
             comment_question=surveys.COMMENT_QUESTION.get(lang, surveys.COMMENT_QUESTION["en"]),

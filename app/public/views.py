@@ -8,6 +8,7 @@ function, and hand plain data to the templates, which hold every word the public
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import datetime
 from itertools import groupby
 
@@ -33,6 +34,7 @@ from app.cases import service as cases
 from app.cases.models import Case
 from app.common.errors import Invalid, NotFound
 from app.customers.service import customer_has_contact
+from app.directory import localized
 from app.directory.models import Category
 from app.extensions import db, limiter
 from app.public import bp
@@ -64,10 +66,17 @@ def _install_i18n(state) -> None:
     """Templates mark their words with _() and {% trans %}; until a translation catalogue is
     installed (Spanish is planned) they read as written."""
     env = state.app.jinja_env
+    env.globals["localized"] = _localized
     if "gettext" in env.globals:
         return  # a real translation layer (e.g. Flask-Babel) is already in place
     env.add_extension(InternationalizationExtension)
     env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
+
+
+def _localized(entity, field: str, lang: str | None = None):
+    """Templates' `localized(case.agency, "name")`: the directory's words in the page's
+    language (a global, so that imported macros see it too)."""
+    return localized(entity, field, lang or current_language())
 
 
 @bp.context_processor
@@ -115,16 +124,31 @@ def home():
 # --- The complaint form ------------------------------------------------------------------
 
 
-def _category_groups() -> list[tuple[str | None, list[Category]]]:
-    """Active categories by group, groups in name order, the ungrouped ones last."""
+def _sort_key(text: str | None) -> str:
+    """Alphabetical order as a reader expects it: case and accents ignored (Vivienda after
+    Viajes, Á with A)."""
+    decomposed = unicodedata.normalize("NFKD", (text or "").strip().casefold())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def _category_groups(lang: str) -> list[tuple[str | None, list[dict[str, str]]]]:
+    """Active categories by group, in the page's language: groups in name order, the
+    ungrouped ones (and "Other") last."""
     rows = db.session.scalars(db.select(Category).where(Category.active.is_(True))).all()
-
-    def order(c: Category) -> tuple:
-        group = (c.group or "").strip().lower()
-        return (group in ("", "other"), group, c.name.lower())
-
-    rows.sort(key=order)
-    return [(group, list(items)) for group, items in groupby(rows, key=lambda c: c.group)]
+    entries = [
+        {
+            "code": c.code,
+            "name": localized(c, "name", lang),
+            "group": localized(c, "group", lang),
+            "last": _sort_key(c.group) in ("", "other"),
+        }
+        for c in rows
+    ]
+    entries.sort(key=lambda e: (e["last"], _sort_key(e["group"]), _sort_key(e["name"])))
+    return [
+        (group, [{"code": e["code"], "name": e["name"]} for e in items])
+        for group, items in groupby(entries, key=lambda e: e["group"])
+    ]
 
 
 _NEEDED_FOR_CONTACT = {
@@ -209,7 +233,7 @@ def _render_form(form: dict[str, str], errors: dict[str, list[str]], status: int
             form=form,
             errors=errors,
             summary=_ordered(errors),
-            category_groups=_category_groups(),
+            category_groups=_category_groups(current_language()),
             max_description=MAX_DESCRIPTION,
         ),
         status,
