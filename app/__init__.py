@@ -37,14 +37,14 @@ def create_app(profile: str | None = None, **overrides) -> Flask:
 
     init_babel(app)
     from app.api import bp as api_bp
+    from app.open311.views import bp as open311_bp
     from app.ops.health import bp as ops_bp
     from app.ops.metrics import bp as metrics_bp
     from app.public import bp as public_bp
-    from app.workspace import bp as workspace_bp
-    from app.sms import bp as sms_bp
-    from app.open311.views import bp as open311_bp
     from app.public.performance_views import api_bp as performance_api_bp
+    from app.sms import bp as sms_bp
     from app.surveys.api import bp as surveys_api_bp
+    from app.workspace import bp as workspace_bp
 
     csrf.exempt(api_bp)
     csrf.exempt(sms_bp)  # Twilio signs its requests instead

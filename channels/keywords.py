@@ -1,4 +1,6 @@
-"""SMS keywords in English and Spanish, matched case-insensitively as the whole message.
+"""Keywords in English and Spanish, matched case-insensitively as the whole message.
+
+SMS honours all of them; email honours STATUS / ESTADO (the status by email reply).
 
 Only a whole message is a keyword: "Stop calling me at work" is a complaint, "stop" is an
 opt-out. Accents and trailing punctuation are ignored ("Estado.", "AYUDA!", "caso rx-...").

@@ -9,6 +9,7 @@ from sqlalchemy import create_engine, text
 
 from app import create_app
 from app.extensions import db
+from tests.smtp_support import smtp_server
 
 REQUIRE = os.environ.get("REQUIRE_SERVICES") == "1"
 PG_URL = os.environ.get("TEST_DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/test"
@@ -159,3 +160,19 @@ def fresh_directory(app):
 
     db.session.rollback()
     load_demo()
+
+
+# --- a real SMTP server on loopback for mail we send -----------------------------------
+
+
+@pytest.fixture
+def smtp_sink():
+    with smtp_server() as (url, received, _sessions):
+        yield url, received
+
+
+@pytest.fixture
+def counting_sink():
+    """The sink, counting SMTP sessions as well as messages."""
+    with smtp_server() as sink:
+        yield sink

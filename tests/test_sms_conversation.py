@@ -7,8 +7,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from channels import keywords
 from channels.reference import new_reference
-from channels.sms import keywords, replies, segments
+from channels.sms import replies, segments
 from channels.sms.conversation import CaseFacts, Conversation, decide
 
 REF_A, REF_B, REF_OLD = new_reference(), new_reference(), new_reference()

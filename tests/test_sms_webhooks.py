@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from app.cases.models import Case, Message
+from app.cases.models import Case, Event, Message
 from app.customers.models import ContactPoint
 from app.extensions import db
 from app.inbound.models import InboundMessage
@@ -134,6 +134,10 @@ def test_status_answers_with_the_status_and_next_due_date(client, twilio, staff_
     _, reply = text_us(client, "STATUS")
     assert reply.startswith(f"Case {case.reference} (CFPB) is received and waiting for")
     assert "We will respond to you by" in reply
+    told = db.session.scalars(
+        db.select(Event).where(Event.case_id == case.id, Event.kind == "status_sent")
+    ).all()
+    assert [e.after for e in told] == [{"channel": "sms"}]  # the caseworker sees they were told
     client.post(
         f"/api/v1/cases/{case.reference}/actions",
         json={"action": "assign"},

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
@@ -128,50 +127,7 @@ def test_transfer_tells_the_customer_which_agency_has_it_now(client, staff_token
     assert "Consumer Financial Protection Bureau" in moved.subject
 
 
-# --- SMTP: a real server on loopback ------------------------------------------------------
-
-
-@contextmanager
-def _sink():
-    """An SMTP server on loopback: (url, messages received, EHLO greetings = sessions)."""
-    import socket
-
-    from aiosmtpd.controller import Controller
-    from aiosmtpd.handlers import Message
-
-    received, sessions = [], []
-
-    class Sink(Message):
-        async def handle_EHLO(self, server, session, envelope, hostname, responses):  # noqa: N802
-            sessions.append(hostname)
-            session.host_name = hostname
-            return responses
-
-        def handle_message(self, message):
-            received.append(message)
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    controller = Controller(Sink(), hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield f"smtp://127.0.0.1:{port}", received, sessions
-    finally:
-        controller.stop()
-
-
-@pytest.fixture
-def smtp_sink():
-    with _sink() as (url, received, _sessions):
-        yield url, received
-
-
-@pytest.fixture
-def counting_sink():
-    """The sink, counting SMTP sessions as well as messages."""
-    with _sink() as sink:
-        yield sink
+# --- SMTP: a real server on loopback (tests/smtp_support.py) ------------------------------
 
 
 def test_acknowledgment_goes_out_through_the_smtp_relay(app, smtp_sink):

@@ -10,7 +10,8 @@ from channels.contacts import ContactError, email_match_key, normalize_email, no
 from channels.intake import Intake
 
 
-def _lookup(kind: str, value: str) -> Customer | None:
+def customer_by_contact(kind: str, value: str) -> Customer | None:
+    """The customer who owns a normalized contact point (an email match key, an E.164 number)."""
     point = db.session.scalar(
         db.select(ContactPoint).where(ContactPoint.kind == kind, ContactPoint.value == value)
     )
@@ -49,9 +50,9 @@ def _find(intake: Intake, email: str | None) -> tuple[Customer | None, list[tupl
     """The known customer (or None) and the contact points of the intake still to add."""
     customer = None
     if email:
-        customer = _lookup("email", email)
+        customer = customer_by_contact("email", email)
     if customer is None and intake.phone:
-        customer = _lookup("phone", intake.phone)
+        customer = customer_by_contact("phone", intake.phone)
     known = {(p.kind, p.value) for p in customer.contacts} if customer else set()
     wanted = []
     if email:
@@ -64,7 +65,11 @@ def _find(intake: Intake, email: str | None) -> tuple[Customer | None, list[tupl
     for kind, value in wanted:
         if (kind, value) in known:
             continue
-        if kind != "postal" and customer is not None and _lookup(kind, value) is not None:
+        if (
+            kind != "postal"
+            and customer is not None
+            and customer_by_contact(kind, value) is not None
+        ):
             # Belongs to another customer already; keep both records rather than guess.
             continue
         new_points.append((kind, value))

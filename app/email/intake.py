@@ -20,6 +20,7 @@ from app.cases.models import OPEN_STATUSES, Case, Message
 from app.cases.service import customer_replied, flag_case, open_case
 from app.customers.models import ContactPoint
 from app.customers.service import customer_has_contact, set_contact_status
+from app.email import status
 from app.email.models import SenderWindow
 from app.extensions import db
 from app.inbound.models import InboundMessage
@@ -28,7 +29,8 @@ from app.notify.models import OutboxItem
 from channels.contacts import ContactError, email_match_key, mask_contact, normalize_email
 from channels.email import ParsedEmail, Unreadable, classify, parse_message, subject_references
 from channels.email.parse import normalize_newlines, sender_and_subject
-from channels.email.trim import trim_reply
+from channels.email.status import status_request
+from channels.email.trim import Trimmed, trim_reply
 from channels.intake import Intake
 
 log = logging.getLogger(__name__)
@@ -76,7 +78,8 @@ def own_addresses() -> tuple[str, ...]:
 
 
 def process(row: InboundMessage, now: datetime) -> None:
-    """The processor: bounce, automatic reply, flood, reply on a case, or a new case."""
+    """The processor: bounce, automatic reply, flood, a STATUS request, reply on a case, or
+    a new case."""
     config = current_app.config
     try:
         mail = parse_message(
@@ -109,8 +112,13 @@ def process(row: InboundMessage, now: datetime) -> None:
         return
     _revive(email_match_key(sender), now)
     cited = _thread(mail)
+    trimmed = trim_reply(mail.text) if mail.text.strip() else None
+    asked = status_request(mail.subject, trimmed.text if trimmed else "")
+    if asked is not None:
+        status.answer(row, sender, asked, cited, now)
+        return
     if cited is not None and customer_has_contact(cited.customer, sender):
-        _threaded(row, mail, cited, now)
+        _threaded(row, mail, cited, now, trimmed)
         return
     _new_case(row, mail, sender, now, related=cited)
 
@@ -206,8 +214,9 @@ def _store_files(case: Case, message: Message, mail: ParsedEmail) -> None:
         )  # fmt: skip
 
 
-def _threaded(row: InboundMessage, mail: ParsedEmail, case: Case, now: datetime) -> None:
-    trimmed = trim_reply(mail.text) if mail.text.strip() else None
+def _threaded(
+    row: InboundMessage, mail: ParsedEmail, case: Case, now: datetime, trimmed: Trimmed | None
+) -> None:
     body = trimmed.text if trimmed else (mail.subject or "(no text; see the attachments)")
     message = customer_replied(
         case,

@@ -118,6 +118,36 @@ def notify_customer(
     return message, item
 
 
+def answer_sender(
+    kind: str,
+    channel: str,
+    recipient: str,
+    language: str,
+    context: dict,
+    *,
+    case: Case | None = None,
+) -> OutboxItem:
+    """Queue an answer to the address a request came from (a status request by email),
+    which need not be one case's preferred contact. `case`, when the answer is about one
+    case, threads it there; the delivery still refuses an address that bounced or opted out."""
+    subject, text = render(kind, language, channel, **context)
+    item = OutboxItem(
+        case=case,
+        audience="customer",
+        kind=kind,
+        channel=channel,
+        recipient=recipient,
+        subject=subject,
+        body=text,
+        language=language if language in LANGUAGES else "en",
+        state="queued",
+    )
+    db.session.add(item)
+    db.session.flush()
+    defer_once("workers.jobs.drain_outbox", queue="notify")
+    return item
+
+
 def notify_staff(person: StaffUser, kind: str, headline: str, items: list[dict]) -> OutboxItem:
     """Queue one alert email to a staff member covering several cases (a digest per sweep,
     so a bad morning produces one message per person rather than hundreds)."""

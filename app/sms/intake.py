@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.cases import presenters
 from app.cases.models import OPEN_STATUSES, Case, Event, Message
-from app.cases.service import customer_replied, flag_case, open_case
+from app.cases.service import add_event, customer_replied, flag_case, open_case
 from app.customers.models import Customer
 from app.extensions import db
 from app.inbound.models import InboundMessage
@@ -24,9 +24,10 @@ from app.sla import service as sla
 from app.sms import media as mms
 from app.sms import service
 from app.sms.models import SmsConversation
+from channels import keywords
 from channels.contacts import ContactError, mask_contact, normalize_phone
 from channels.intake import Intake
-from channels.sms import keywords, replies, webhook
+from channels.sms import replies, webhook
 from channels.sms.conversation import CaseFacts, Conversation, Decision, decide
 
 log = logging.getLogger(__name__)
@@ -299,6 +300,13 @@ def _answered(turn: _Turn, reason: str, kind: str = "keyword") -> str | None:
     return turn.decision.reply
 
 
+def _status(turn: _Turn) -> str | None:
+    """STATUS: answered in the reply; the case shows the customer was told."""
+    if turn.target is not None and turn.answering:
+        add_event(turn.target, "status_sent", turn.now, after={"channel": "sms"})
+    return _answered(turn, f"STATUS of {turn.decision.case} answered")
+
+
 def _switch(turn: _Turn) -> str | None:
     turn.conversation.current_case = turn.target
     turn.conversation.start_new = False
@@ -325,7 +333,7 @@ _HANDLERS = {
     "add_to_case": _add,
     "switch": _switch,
     "start_new": _start_new,
-    "status": lambda turn: _answered(turn, f"STATUS of {turn.decision.case} answered"),
+    "status": lambda turn: _status(turn),
     "help": lambda turn: _answered(turn, "HELP answered"),
     "not_found": lambda turn: _answered(
         turn, f"CASE/STATUS: no such open case for this number ({turn.decision.case})"

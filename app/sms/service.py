@@ -11,7 +11,7 @@ from flask import current_app
 from app.cases.models import OPEN_STATUSES, Case
 from app.cases.service import clear_flag, flag_case
 from app.customers.models import ContactPoint, Customer
-from app.customers.service import match_customer, set_contact_status
+from app.customers.service import customer_by_contact, match_customer, set_contact_status
 from app.extensions import db
 from app.notify.delivery import provider_failed
 from app.notify.models import OutboxItem
@@ -56,10 +56,7 @@ def is_our_number(to: str) -> bool:
 
 
 def customer_by_phone(phone: str) -> Customer | None:
-    point = db.session.scalar(
-        db.select(ContactPoint).where(ContactPoint.kind == "phone", ContactPoint.value == phone)
-    )
-    return point.customer if point else None
+    return customer_by_contact("phone", phone)
 
 
 def phone_status(phone: str) -> str:

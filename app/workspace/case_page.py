@@ -62,6 +62,7 @@ EVENT_WORDS = {
     "flagged": "Flagged",
     "flag_cleared": "Flag cleared",
     "customer_replied": "The customer replied",
+    "status_sent": "Sent the customer the status they asked for",
 }
 
 
@@ -96,6 +97,8 @@ def _event_text(event: Event) -> str:
         words += f" {after['merged_into']}"
     elif event.kind == "merged" and after.get("merged"):
         words += f": {after['merged']}"
+    elif event.kind == "status_sent" and after.get("channel"):
+        words += " by " + {"sms": "text message"}.get(after["channel"], after["channel"])
     elif event.kind == "flagged" and after.get("flag"):
         words += f": {after['flag'].replace('_', ' ')}"
     before = (event.before or {}).get("status")

@@ -11,7 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from channels.sms import keywords, replies
+from channels import keywords
+from channels.case_status import status_words
+from channels.sms import replies
 
 ACTIONS = (
     "open_case",  # ordinary text with no open case to add to (or after NEW)
@@ -106,7 +108,7 @@ def decide(body: str, conv: Conversation, *, has_media: bool = False) -> Decisio
             return answer("not_found", replies.simple("no_cases", lang))
     if meaning == "case":
         if not case.is_open:
-            words = replies.status_words(case.status, lang)
+            words = status_words(case.status, lang)
             reply = replies.simple("closed_case", lang, reference=case.reference, status=words)
             return answer("not_found", reply, case.reference)
         reply = replies.simple("switched", lang, reference=case.reference)

@@ -7,26 +7,8 @@ agency name or date would push it past the budget.
 
 from __future__ import annotations
 
+from channels.case_status import status_words
 from channels.sms.segments import compose
-
-STATUS_WORDS = {
-    "en": {
-        "new": "received and waiting for a caseworker",
-        "assigned": "assigned to a caseworker",
-        "in_progress": "being worked on",
-        "waiting_on_customer": "waiting for information from you",
-        "resolved": "resolved",
-        "closed": "closed",
-    },
-    "es": {
-        "new": "recibida, en espera de un gestor",
-        "assigned": "asignada a un gestor",
-        "in_progress": "en trámite",
-        "waiting_on_customer": "esperando información de usted",
-        "resolved": "resuelta",
-        "closed": "cerrada",
-    },
-}
 
 _TEXT = {
     "en": {
@@ -98,11 +80,6 @@ def text(key: str, language: str, **values) -> str:
     """One phrase in the language (English when we do not have it)."""
     table = _TEXT.get(language, _TEXT["en"])
     return table[key].format(**values)
-
-
-def status_words(status: str, language: str) -> str:
-    table = STATUS_WORDS.get(language, STATUS_WORDS["en"])
-    return table.get(status, status.replace("_", " "))
 
 
 def case_opened(

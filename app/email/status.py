@@ -1,0 +1,108 @@
+"""Answer a STATUS email: the plain-language status and next due date of the sender's cases.
+
+The same answer the web's /track page and an SMS STATUS give, sent to the address the
+request came from and only about cases that address belongs to: a reference cited by a
+stranger gets the same "not found" as a wrong one, so nothing about a case leaks.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import current_app
+
+from app.cases import presenters
+from app.cases.models import OPEN_STATUSES, Case
+from app.cases.service import add_event
+from app.customers.service import customer_by_contact, customer_has_contact
+from app.extensions import db
+from app.inbound.models import InboundMessage
+from app.inbound.service import record
+from app.notify.service import answer_sender
+from channels.case_status import status_words
+from channels.contacts import email_match_key
+from channels.keywords import Keyword
+
+# A customer with many complaints gets the open ones, newest first, up to this many.
+MAX_CASES = 5
+
+
+def _follow_merges(case: Case | None) -> Case | None:
+    seen = set()
+    while case is not None and case.merged_into_id and case.id not in seen:
+        seen.add(case.id)
+        case = case.merged_into
+    return case
+
+
+def _cases_of(sender: str) -> list[Case]:
+    """The sender's open cases, newest first; if none is open, their latest case."""
+    customer = customer_by_contact("email", email_match_key(sender))
+    if customer is None:
+        return []
+    mine = db.select(Case).where(Case.customer_id == customer.id, Case.merged_into_id.is_(None))
+    newest = (Case.received_at.desc(), Case.id.desc())
+    open_cases = db.session.scalars(
+        mine.where(Case.status.in_(OPEN_STATUSES)).order_by(*newest).limit(MAX_CASES)
+    ).all()
+    if open_cases:
+        return list(open_cases)
+    latest = db.session.scalar(mine.order_by(*newest).limit(1))
+    return [latest] if latest is not None else []
+
+
+def _facts(case: Case, lang: str, now: datetime) -> dict:
+    """What the customer reads about one case: the status and when they will hear next."""
+    is_open = case.status in OPEN_STATUSES
+    return {
+        "reference": case.reference,
+        "agency": case.agency.name,
+        "received": presenters.plain_date(case, case.received_at, now, lang=lang),
+        "status": status_words(case.status, lang),
+        "promises": presenters.promise_sentences(case, lang, skip=("acknowledge",))
+        if is_open
+        else [],
+        "tracking_url": presenters.tracking_url(case),
+    }
+
+
+def answer(
+    row: InboundMessage, sender: str, asked: Keyword, cited: Case | None, now: datetime
+) -> None:
+    """Queue the status email and record what became of the request.
+
+    The case is the one the keyword names ("STATUS RX-…"), else the one the message cites
+    (the reply's thread, or the reference in its subject); with neither, every open case of
+    the sender. A case is told only to an address that is one of its customer's.
+    """
+    lang = asked.language
+    if asked.reference:
+        found = db.session.scalar(db.select(Case).where(Case.reference == asked.reference))
+        named = _follow_merges(found)
+    else:
+        named = cited
+    if asked.reference or cited is not None:
+        mine = named is not None and customer_has_contact(named.customer, sender)
+        cases = [named] if mine else []
+    else:
+        cases = _cases_of(sender)
+    customer = cases[0].customer if cases else None
+    base = current_app.config["PUBLIC_BASE_URL"].rstrip("/")
+    context = {
+        "name": customer.name if customer else None,
+        "cases": [_facts(case, lang, now) for case in cases],
+        "asked_reference": asked.reference or (cited.reference if cited else None),
+        "track_url": f"{base}/track" + ("?lang=es" if lang == "es" else ""),
+    }
+    one = cases[0] if len(cases) == 1 else None
+    answer_sender("status", "email", sender, lang, context, case=one)
+    for case in cases:
+        add_event(case, "status_sent", now, after={"channel": "email"})
+    if cases:
+        reason = "STATUS answered by email for " + ", ".join(c.reference for c in cases)
+    else:
+        asked_for = context["asked_reference"]
+        reason = "STATUS answered by email: no case of this sender" + (
+            f" with reference {asked_for}" if asked_for else ""
+        )
+    record(row, "ignored", kind="status", reason=reason, case=one)
