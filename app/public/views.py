@@ -160,33 +160,45 @@ _NEEDED_FOR_CONTACT = {
 }
 
 
+# What to do about a field the schema turned down, whatever its (English, technical)
+# reason: the address or number does not parse, the ZIP code has the wrong shape, the
+# category is not one of ours, the choice is not on the list.
+_FIX_FIELD = {
+    "email": _l("Enter an email address in the correct format, like name@example.com."),
+    "phone": _l("Enter a phone number, including the area code, like 202-555-0143."),
+    "zip": _l("Enter a ZIP code in the correct format, like 20001 or 20001-1234."),
+    "category": _l("Choose a category from the list, or choose “I’m not sure”."),
+    "preferred_contact": _l("Choose how you would like us to contact you."),
+    "language": _l("Choose English or Spanish."),
+}
+
+
 def _friendly(field: str, value: str, messages: list[str]) -> list[str]:
-    """Replace the schema's technical wording with plain words where it has any."""
+    """The form's own words for what the schema turned down, in the page's language.
+
+    The schema speaks to API clients in English; a person on the web form reads only these,
+    so nothing the schema says reaches the page as written.
+    """
     if field in _NEEDED_FOR_CONTACT and any(m.startswith("Needed to reach you") for m in messages):
         return [str(_NEEDED_FOR_CONTACT[field])]
     if field == "description":
         if not value.strip():
             return [_("Describe your complaint.")]
-        if len(value) > MAX_DESCRIPTION:
-            return [
-                _(
-                    "Your description is too long. Use %(n)s characters or fewer.",
-                    n=f"{MAX_DESCRIPTION:,}",
-                )
-            ]
-    if field == "preferred_contact":
-        return [_("Choose how you would like us to contact you.")]
-    if field == "language":
-        return [_("Choose English or Spanish.")]
-    out = []
-    for message in messages:
-        match = _LONGER_THAN.fullmatch(message)
-        out.append(
-            _("This is too long. Use %(n)s characters or fewer.", n=f"{int(match.group(1)):,}")
-            if match
-            else message
-        )
-    return out
+        return [
+            _(
+                "Your description is too long. Use %(n)s characters or fewer.",
+                n=f"{MAX_DESCRIPTION:,}",
+            )
+        ]
+    too_long = [m for m in map(_LONGER_THAN.fullmatch, messages) if m]
+    if too_long and field != "category":
+        limit = int(too_long[0].group(1))
+        return [_("This is too long. Use %(n)s characters or fewer.", n=f"{limit:,}")]
+    if field in _FIX_FIELD:
+        return [str(_FIX_FIELD[field])]
+    if field == "_form":
+        return [_("We could not accept your complaint. Check your answers and send them again.")]
+    return [_("Check this answer and try again.")]
 
 
 def _field_errors(messages: dict | list | str, form: dict[str, str]) -> dict[str, list[str]]:
@@ -274,12 +286,7 @@ def new_complaint():
     except Invalid as exc:
         db.session.rollback()
         field = exc.field if exc.field in FORM_FIELDS else "_form"
-        message = (
-            _("Choose a category from the list, or choose “I’m not sure”.")
-            if field == "category"
-            else exc.message
-        )
-        return _render_form(form, {field: [message]}, 422)
+        return _render_form(form, {field: _friendly(field, form.get(field, ""), [])}, 422)
     confirmed = [r for r in session.get("confirmed", []) if r != case.reference]
     session["confirmed"] = [*confirmed[-(CONFIRMED_KEEP - 1) :], case.reference]
     return redirect(url_for("public.confirmation", reference=case.reference), 303)
