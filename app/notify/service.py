@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from sqlalchemy import insert
 
 from app.cases import presenters
 from app.cases.models import Case, Message
-from app.directory import localized
 from app.extensions import db
 from app.jobs import defer_once
 from app.notify.models import OutboxItem
@@ -71,9 +72,9 @@ def _context(case: Case, lang: str, **extra) -> dict:
     return {
         "reference": case.reference,
         "name": case.customer.name,
-        "agency": localized(agency, "name", lang),
+        "agency": agency.name,
         "agency_short": agency.code,
-        "category": localized(case.category, "name", lang) if case.category else None,
+        "category": case.category.name if case.category else None,
         "tracking_url": presenters.tracking_url(case),
         "promises": presenters.promise_sentences(case, lang),
         **extra,
@@ -118,53 +119,29 @@ def notify_customer(
     return message, item
 
 
-def answer_sender(
-    kind: str,
-    channel: str,
-    recipient: str,
-    language: str,
-    context: dict,
-    *,
-    case: Case | None = None,
-) -> OutboxItem:
-    """Queue an answer to the address a request came from (a status request by email),
-    which need not be one case's preferred contact. `case`, when the answer is about one
-    case, threads it there; the delivery still refuses an address that bounced or opted out."""
-    subject, text = render(kind, language, channel, **context)
-    item = OutboxItem(
-        case=case,
-        audience="customer",
-        kind=kind,
-        channel=channel,
-        recipient=recipient,
-        subject=subject,
-        body=text,
-        language=language if language in LANGUAGES else "en",
-        state="queued",
-    )
-    db.session.add(item)
-    db.session.flush()
-    defer_once("workers.jobs.drain_outbox", queue="notify")
-    return item
-
-
-def notify_staff(person: StaffUser, kind: str, headline: str, items: list[dict]) -> OutboxItem:
-    """Queue one alert email to a staff member covering several cases (a digest per sweep,
-    so a bad morning produces one message per person rather than hundreds)."""
-    subject, text = render("staff_alert", "en", "email", headline=headline, items=items)
-    item = OutboxItem(
-        case_id=items[0]["case_id"] if len(items) == 1 else None,
-        audience="staff",
-        staff_id=person.id,
-        kind=kind,
-        channel="email",
-        recipient=person.email,
-        subject=subject,
-        body=text,
-        state="queued",
-    )
-    db.session.add(item)
-    db.session.flush()
-    # One drain of the outbox delivers it (and whatever else is due) after the commit.
-    defer_once("workers.jobs.drain_outbox", queue="notify")
-    return item
+def notify_staff(kind: str, headline: str, digests: Iterable[tuple[StaffUser, list[dict]]]) -> int:
+    """Queue one alert email to each staff member, covering their cases (a digest per sweep,
+    so a bad morning produces one message per person rather than hundreds). All of them go
+    into the outbox with one INSERT: a sweep can write a digest for every person on staff.
+    Returns how many were queued."""
+    rows = []
+    for person, items in digests:
+        subject, text = render("staff_alert", "en", "email", headline=headline, items=items)
+        rows.append(
+            {
+                "case_id": items[0]["case_id"] if len(items) == 1 else None,
+                "audience": "staff",
+                "staff_id": person.id,
+                "kind": kind,
+                "channel": "email",
+                "recipient": person.email,
+                "subject": subject,
+                "body": text,
+                "state": "queued",
+            }
+        )
+    if rows:
+        db.session.execute(insert(OutboxItem), rows)
+        # One drain of the outbox delivers them (and whatever else is due) after the commit.
+        defer_once("workers.jobs.drain_outbox", queue="notify")
+    return len(rows)
