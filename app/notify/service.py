@@ -11,6 +11,7 @@ from sqlalchemy import insert
 
 from app.cases import presenters
 from app.cases.models import Case, Message
+from app.directory import localized
 from app.extensions import db
 from app.jobs import defer_once
 from app.notify.models import OutboxItem
@@ -72,9 +73,9 @@ def _context(case: Case, lang: str, **extra) -> dict:
     return {
         "reference": case.reference,
         "name": case.customer.name,
-        "agency": agency.name,
+        "agency": localized(agency, "name", lang),
         "agency_short": agency.code,
-        "category": case.category.name if case.category else None,
+        "category": localized(case.category, "name", lang) if case.category else None,
         "tracking_url": presenters.tracking_url(case),
         "promises": presenters.promise_sentences(case, lang),
         **extra,
@@ -117,6 +118,36 @@ def notify_customer(
     # One drain of the outbox delivers it (and whatever else is due) after the commit.
     defer_once("workers.jobs.drain_outbox", queue="notify")
     return message, item
+
+
+def answer_sender(
+    kind: str,
+    channel: str,
+    recipient: str,
+    language: str,
+    context: dict,
+    *,
+    case: Case | None = None,
+) -> OutboxItem:
+    """Queue an answer to the address a request came from (a status request by email),
+    which need not be one case's preferred contact. `case`, when the answer is about one
+    case, threads it there; the delivery still refuses an address that bounced or opted out."""
+    subject, text = render(kind, language, channel, **context)
+    item = OutboxItem(
+        case=case,
+        audience="customer",
+        kind=kind,
+        channel=channel,
+        recipient=recipient,
+        subject=subject,
+        body=text,
+        language=language if language in LANGUAGES else "en",
+        state="queued",
+    )
+    db.session.add(item)
+    db.session.flush()
+    defer_once("workers.jobs.drain_outbox", queue="notify")
+    return item
 
 
 def notify_staff(kind: str, headline: str, digests: Iterable[tuple[StaffUser, list[dict]]]) -> int:
