@@ -139,11 +139,46 @@ def test_form_errors_are_summarized_focused_and_pass_axe(page, server, axe_scrip
     links = summary.locator("a")
     assert links.all_inner_texts() == [
         "Describe your complaint.",
-        "Enter a 5-digit ZIP code.",
+        "Enter a 5-digit ZIP code, like 20500.",
         "Enter your phone number so we can text you, or choose another way to contact you.",
     ]
     assert page.locator("#zip").input_value() == "123"
     check(page, axe_script, shots, "form-errors", problems)
+    assert not problems, "axe-core found serious or critical problems:\n\n" + "\n\n".join(problems)
+
+
+def test_spanish_form_errors_and_categories_are_in_spanish_and_pass_axe(
+    page, server, axe_script, shots
+):
+    problems: list[str] = []
+    page.goto(f"{server}/complaints/new?lang=es")
+    groups = [g.get_attribute("label") for g in page.locator("#category optgroup").all()]
+    assert groups[:2] == ["Beneficios", "Correo"] and groups[-1] == "Otros"
+    page.locator("#category").select_option("credit-report")
+    page.locator("#zip").fill("123")
+    page.locator("#email").fill("ana@@example")
+    page.locator("#phone").fill("12")
+    page.locator("label[for=preferred_contact-email]").click()
+    page.get_by_role("button", name="Enviar queja").press("Enter")
+    page.wait_for_load_state()
+    summary = page.locator(".redress-error-summary")
+    assert summary.is_visible()
+    assert summary.locator("a").all_inner_texts() == [
+        "Describa su queja.",
+        "Escriba un código postal (ZIP) de 5 dígitos, por ejemplo, 20500.",
+        "Escriba una dirección de correo electrónico con el formato correcto, por ejemplo, "
+        "nombre@ejemplo.com.",
+        "Escriba un número de teléfono con el código de área, por ejemplo, 202-555-0123.",
+    ]
+    selected = page.locator("#category option:checked").inner_text()
+    assert selected == "Hay información incorrecta en mi informe de crédito"
+    check(page, axe_script, shots, "form-errors-es", problems)
+    page.goto(f"{server}/standards?lang=es")
+    assert (
+        "Oficina para la Protección Financiera del Consumidor"
+        in page.locator("h2").all_inner_texts()
+    )
+    check(page, axe_script, shots, "standards-es-words", problems)
     assert not problems, "axe-core found serious or critical problems:\n\n" + "\n\n".join(problems)
 
 

@@ -265,7 +265,7 @@ SPANISH_ERRORS = {
     ),
     "bad phone": (
         {"phone": "12", "preferred_contact": "sms"},
-        "Escriba un número de teléfono con el código de área, por ejemplo, 202-555-0143.",
+        "Escriba un número de teléfono con el código de área, por ejemplo, 202-555-0123.",
     ),
     "invalid phone": (
         {"phone": "202-555-01"},
@@ -273,7 +273,7 @@ SPANISH_ERRORS = {
     ),
     "bad ZIP": (
         {"zip": "2000"},
-        "Escriba un código postal (ZIP) con el formato correcto, por ejemplo, 20001 o 20001-1234.",
+        "Escriba un código postal (ZIP) de 5 dígitos, por ejemplo, 20500.",
     ),
     "unknown category": (
         {"category": "no-such-category"},

@@ -22,6 +22,7 @@ from app.directory.models import Agency, Category, ServiceStandard
 from app.extensions import db
 from app.public import bp
 from app.public.i18n import current_language
+from app.public.views import reading_order
 
 api_bp = Blueprint("performance_api", __name__, url_prefix="/api/v1")
 
@@ -99,7 +100,8 @@ def _filtered(figures: dict, agency: str | None) -> list[dict]:
 def _in_language(rows: list[dict], lang: str) -> list[dict]:
     """The snapshot's rows with the directory's words in `lang`: agency and category names
     and the standard's wording. The figures are the same in every language; the words are
-    read from the directory now, so a translation shows without waiting for the roll-up."""
+    read from the directory now, so a translation shows without waiting for the roll-up.
+    Agencies come in the reader's alphabetical order, as they do in English."""
     if lang == DEFAULT_LANGUAGE:
         return rows
     agencies = {a.code: a for a in db.session.scalars(select(Agency))}
@@ -129,6 +131,7 @@ def _in_language(rows: list[dict], lang: str) -> list[dict]:
                 "wording": say(standard, "wording", row["wording"]),
             }
         )
+    out.sort(key=lambda row: reading_order(row["agency"]["name"]))  # stable: keeps each agency's
     return out
 
 

@@ -124,7 +124,7 @@ def home():
 # --- The complaint form ------------------------------------------------------------------
 
 
-def _sort_key(text: str | None) -> str:
+def reading_order(text: str | None) -> str:
     """Alphabetical order as a reader expects it: case and accents ignored (Vivienda after
     Viajes, Á with A)."""
     decomposed = unicodedata.normalize("NFKD", (text or "").strip().casefold())
@@ -140,11 +140,11 @@ def _category_groups(lang: str) -> list[tuple[str | None, list[dict[str, str]]]]
             "code": c.code,
             "name": localized(c, "name", lang),
             "group": localized(c, "group", lang),
-            "last": _sort_key(c.group) in ("", "other"),
+            "last": reading_order(c.group) in ("", "other"),
         }
         for c in rows
     ]
-    entries.sort(key=lambda e: (e["last"], _sort_key(e["group"]), _sort_key(e["name"])))
+    entries.sort(key=lambda e: (e["last"], reading_order(e["group"]), reading_order(e["name"])))
     return [
         (group, [{"code": e["code"], "name": e["name"]} for e in items])
         for group, items in groupby(entries, key=lambda e: e["group"])
@@ -165,8 +165,8 @@ _NEEDED_FOR_CONTACT = {
 # category is not one of ours, the choice is not on the list.
 _FIX_FIELD = {
     "email": _l("Enter an email address in the correct format, like name@example.com."),
-    "phone": _l("Enter a phone number, including the area code, like 202-555-0143."),
-    "zip": _l("Enter a ZIP code in the correct format, like 20001 or 20001-1234."),
+    "phone": _l("Enter a phone number, including the area code, like 202-555-0123."),
+    "zip": _l("Enter a 5-digit ZIP code, like 20500."),
     "category": _l("Choose a category from the list, or choose “I’m not sure”."),
     "preferred_contact": _l("Choose how you would like us to contact you."),
     "language": _l("Choose English or Spanish."),
