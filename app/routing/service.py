@@ -6,6 +6,8 @@ import threading
 import time
 from dataclasses import dataclass
 
+from sqlalchemy.orm import joinedload
+
 from app.directory.models import Agency, Category, Queue, RoutingRule
 from app.extensions import db
 from app.routing.engine import Conditions, Decision, Router, RoutingInput, Rule, Target
@@ -29,7 +31,14 @@ def _build_router() -> Router:
             "or `redress demo`."
         )
     rules = []
-    for row in db.session.scalars(db.select(RoutingRule).order_by(RoutingRule.position)):
+    # Each rule and category names its agency and queue: read them with the rows (one
+    # statement each), not one lazy load per rule.
+    rule_rows = db.session.scalars(
+        db.select(RoutingRule)
+        .options(joinedload(RoutingRule.agency), joinedload(RoutingRule.queue))
+        .order_by(RoutingRule.position)
+    )
+    for row in rule_rows:
         cond = row.conditions or {}
         rules.append(
             Rule(
@@ -45,7 +54,11 @@ def _build_router() -> Router:
         )
     defaults = {
         c.code: Target(c.agency.code, c.queue.code if c.queue else None)
-        for c in db.session.scalars(db.select(Category).where(Category.active.is_(True)))
+        for c in db.session.scalars(
+            db.select(Category)
+            .options(joinedload(Category.agency), joinedload(Category.queue))
+            .where(Category.active.is_(True))
+        )
     }
     return Router(rules, defaults, Target(triage.agency.code, triage.code))
 
