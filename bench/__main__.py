@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bench import api, delivery, email, pages, peer, sweep
+from bench import api, delivery, email, pages, peer, publish, sweep
 
 # Each benchmark module provides `add_arguments(parser)` and `run(args) -> int`.
 BENCHMARKS = {
@@ -14,6 +14,7 @@ BENCHMARKS = {
     "email": email,
     "pages": pages,
     "peer": peer,
+    "publish": publish,
     "sweep": sweep,
 }
 
