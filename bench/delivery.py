@@ -46,6 +46,8 @@ class Sink:
         from aiosmtpd.controller import Controller
 
         self.count = 0
+        self.first: float | None = None  # when the first and the latest message arrived
+        self.last: float | None = None
         self._lock = threading.Lock()
         sink = self
 
@@ -53,6 +55,9 @@ class Sink:
             async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd API
                 with sink._lock:
                     sink.count += 1
+                    sink.last = time.perf_counter()
+                    if sink.first is None:
+                        sink.first = sink.last
                 return "250 OK"
 
         import socket
@@ -151,8 +156,11 @@ def _one(label: str, dsn: str, args, sink: Sink, env: dict, n: int, fork: bool) 
     else:
         _enqueue_drain(args.redis_url)
     before = sink.count
+    sink.first = sink.last = None
     seconds = _run_workers(env, args.processes, fork)
     sent = sink.count - before
+    # Steady rate: first to last message at the sink, without the workers' start-up.
+    flowing = (sink.last - sink.first) if sent > 1 else 0.0
     with psycopg.connect(dsn, autocommit=True) as conn:
         states = dict(
             conn.execute(
@@ -166,9 +174,14 @@ def _one(label: str, dsn: str, args, sink: Sink, env: dict, n: int, fork: bool) 
         "accepted_by_sink": sent,
         "seconds": round(seconds, 2),
         "per_second": round(sent / seconds, 1),
+        "flowing_seconds": round(flowing, 2),
+        "per_second_flowing": round((sent - 1) / flowing, 1) if flowing else None,
         "states": states,
     }
-    log(f"{label}: {sent} messages in {seconds:.1f} s = {sent / seconds:.0f}/s ({states})")
+    log(
+        f"{label}: {sent} messages in {seconds:.1f} s = {sent / seconds:.0f}/s with start-up; "
+        f"{result['per_second_flowing']}/s from the first message to the last ({states})"
+    )
     return result
 
 
@@ -204,12 +217,12 @@ def run(args) -> int:
     print()
     for r in runs:
         print(
-            f"  {r['label']:32} {r['per_second']:>8.0f} messages/s   ({r['messages']} messages,"
+            f"  {r['label']:32} {r['per_second_flowing'] or 0:>8.0f} messages/s flowing"
+            f"   {r['per_second']:>6.0f}/s with start-up ({r['messages']} messages,"
             f" {r['seconds']} s)"
         )
-    print(
-        f"  {'ratio':32} {runs[0]['per_second'] / runs[1]['per_second']:>8.1f} x   target >= 500/s"
-    )
+    ratio = (runs[0]["per_second_flowing"] or 0) / (runs[1]["per_second_flowing"] or 1)
+    print(f"  {'ratio (flowing)':32} {ratio:>8.1f} x   target >= 500/s")
     RESULTS_DIR.mkdir(exist_ok=True)
     out = RESULTS_DIR / f"delivery-{datetime.now():%Y%m%d-%H%M%S}.json"
     out.write_text(json.dumps({"runs": runs, "processes": args.processes}, indent=2))

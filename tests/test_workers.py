@@ -520,6 +520,37 @@ def test_one_drain_delivers_a_backlog_over_one_smtp_session(app, counting_sink):
     assert drain() == 0  # nothing twice
 
 
+def test_one_batch_records_each_row_on_its_own_case(app, counting_sink):
+    """A drain records a whole batch in one transaction: an address that bounced in the
+    middle fails without holding up the others, and each acknowledgment meets only its own
+    case's clock."""
+    from app.customers.service import set_contact_status
+    from app.notify.delivery import drain
+
+    url, received, _ = counting_sink
+    _queued_acknowledgments(5)
+    set_contact_status("email", "person2@example.org", "undeliverable", "550 no such user", None)
+    db.session.commit()
+    app.config["SMTP_URL"] = url
+    try:
+        assert drain() == 5
+    finally:
+        app.config["SMTP_URL"] = None
+    assert sorted(m["To"] for m in received) == [f"person{i}@example.org" for i in (0, 1, 3, 4)]
+    items = {o.recipient: o for o in outbox()}
+    dead = items.pop("person2@example.org")
+    assert dead.state == "failed" and "undeliverable" in dead.last_error
+    assert {o.state for o in items.values()} == {"sent"}
+    for recipient, item in [*items.items(), ("person2@example.org", dead)]:
+        case = db.session.get(Case, item.case_id)
+        ack = next(c for c in case.clocks if c.metric == "acknowledge")
+        kinds = [e.kind for e in case.events]
+        if recipient == "person2@example.org":
+            assert ack.phase == "running" and "delivery_failed" in kinds
+        else:
+            assert ack.phase == "met" and kinds.count("acknowledged") == 1
+
+
 def test_two_drains_at_once_send_each_message_once(app, counting_sink):
     from app.notify import delivery
 

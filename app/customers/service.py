@@ -124,18 +124,35 @@ def set_contact_status(
 _KIND_FOR_CHANNEL = {"email": "email", "sms": "phone", "mail": "postal"}
 
 
+def contact_blocks(addresses: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """Why nothing may be sent now to each (channel, recipient) that is blocked (opted out,
+    undeliverable), in one query for a whole batch of deliveries; the rest are absent."""
+    wanted: dict[tuple[str, str], tuple[str, str]] = {}
+    for channel, recipient in addresses:
+        kind = _KIND_FOR_CHANNEL.get(channel)
+        if kind is not None:
+            value = email_match_key(recipient) if kind == "email" else recipient
+            wanted[(kind, value)] = (channel, recipient)
+    if not wanted:
+        return {}
+    rows = db.session.execute(
+        db.select(
+            ContactPoint.kind, ContactPoint.value, ContactPoint.status, ContactPoint.status_reason
+        ).where(
+            ContactPoint.value.in_({value for _, value in wanted}),
+            ContactPoint.status != "ok",
+        )
+    ).all()
+    words = {"opted_out": "the customer opted out", "undeliverable": "the address is undeliverable"}
+    blocked = {}
+    for kind, value, status, reason in rows:
+        address = wanted.get((kind, value))
+        if address is not None:
+            why = f"not sent: {words.get(status, status)}" + (f" ({reason})" if reason else "")
+            blocked[address] = why
+    return blocked
+
+
 def contact_block(channel: str, recipient: str) -> str | None:
     """Why nothing may be sent to this address now (opted out, undeliverable), or None."""
-    kind = _KIND_FOR_CHANNEL.get(channel)
-    if kind is None:
-        return None
-    value = email_match_key(recipient) if kind == "email" else recipient
-    status, reason = db.session.execute(
-        db.select(ContactPoint.status, ContactPoint.status_reason).where(
-            ContactPoint.kind == kind, ContactPoint.value == value
-        )
-    ).first() or ("ok", None)
-    if status == "ok":
-        return None
-    words = {"opted_out": "the customer opted out", "undeliverable": "the address is undeliverable"}
-    return f"not sent: {words.get(status, status)}" + (f" ({reason})" if reason else "")
+    return contact_blocks([(channel, recipient)]).get((channel, recipient))

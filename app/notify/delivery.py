@@ -8,16 +8,17 @@ from contextlib import ExitStack
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select, update
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import attributes, joinedload
 
 from app.cases.models import Case, Event
 from app.common.time import utcnow
-from app.customers.service import contact_block
+from app.customers.service import contact_blocks
 from app.extensions import db
 from app.jobs import defer
 from app.notify.models import PENDING, OutboxItem
 from app.notify.senders import sender_for
 from app.sla import service as sla
+from app.sla.models import SlaClock
 from channels.senders import OutboundMessage, PermanentFailure, TemporaryFailure
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,7 @@ def deliver(item_id: int, now: datetime | None = None) -> str:
     db.session.commit()
     if claimed is None:
         return "skipped"
-    return _send_claimed(item_id, sender_for, now)
+    return _send_claimed([item_id], sender_for, now)[item_id]
 
 
 # The drain claims this many rows per transaction, and stops after `limit` in one run.
@@ -84,8 +85,7 @@ def drain(
                 break
             if len(ids) == DRAIN_BATCH and on_backlog is not None:
                 on_backlog()
-            for item_id in ids:
-                _send_claimed(item_id, sender, at)
+            _send_claimed(ids, sender, at)
             handled += len(ids)
     return handled
 
@@ -109,50 +109,90 @@ def _claim_due(now: datetime, count: int) -> list[int]:
     return sorted(ids)
 
 
-def _send_claimed(item_id: int, get_sender: Callable[[str], object], now: datetime) -> str:
-    """Send one claimed row and record what happened (one commit)."""
-    # One read for the row and what the message needs from its case (fresh, not cached).
-    item = db.session.scalars(
-        select(OutboxItem)
-        .where(OutboxItem.id == item_id)
-        .options(
-            joinedload(OutboxItem.case).joinedload(Case.agency),
-            joinedload(OutboxItem.case).joinedload(Case.customer),
+def _send_claimed(ids: list[int], get_sender: Callable[[str], object], now: datetime) -> dict:
+    """Send claimed rows and record what happened, in one transaction for the batch.
+
+    One read for the rows with what the messages need from their cases (fresh, not cached),
+    one for the addresses that opted out or bounced since, one for email threading; then each
+    row is handed to its sender and its outcome recorded, and the batch commits once. If the
+    process dies before the commit, the rows stay "sending" and the reconciler sends them
+    again (at least once; email Message-IDs are stable, so mail programs show one).
+    Returns {id: state}.
+    """
+    items = (
+        db.session.scalars(
+            select(OutboxItem)
+            .where(OutboxItem.id.in_(ids))
+            .options(
+                joinedload(OutboxItem.case).joinedload(Case.agency),
+                joinedload(OutboxItem.case).joinedload(Case.customer),
+            )
+            .order_by(OutboxItem.id)
+            .execution_options(populate_existing=True)
         )
-        .execution_options(populate_existing=True)
-    ).one()
-    blocked = contact_block(item.channel, item.recipient) if item.audience == "customer" else None
-    if blocked:
-        # Opted out or bounced after this was queued: it never goes; the case shows why.
-        _fail(item, blocked, now)
-        db.session.commit()
-        return "failed"
-    message = OutboundMessage(
-        channel=item.channel,
-        to=item.recipient,
-        body=item.body,
-        subject=item.subject,
-        key=f"{item.kind}-{item.id}",
-        reference=item.case.reference if item.case else None,
-        sender_name=item.case.agency.name if item.case else None,
-        recipient_name=item.case.customer.name if item.case else None,
-        headers=_thread_headers(item),
+        .unique()
+        .all()
     )
-    try:
-        result = get_sender(item.channel).send(message)
-    except PermanentFailure as exc:
-        _fail(item, str(exc), now)
-    except (TemporaryFailure, Exception) as exc:  # a sender bug is retried, then parked
-        if not isinstance(exc, TemporaryFailure):
-            log.exception("sender raised", extra={"job": "deliver"})
-        _retry(item, f"{exc.__class__.__name__}: {exc}"[:500], now)
-    else:
-        item.state = result.state
-        item.provider_ref = result.provider_ref
-        item.sent_at = now
-        item.last_error = None
-        acknowledged = item.kind == "acknowledgment" and item.case is not None
-        if acknowledged and sla.meet(item.case, ("acknowledge",), now):
+    to_customers = [(i.channel, i.recipient) for i in items if i.audience == "customer"]
+    blocks = contact_blocks(to_customers)
+    threading = _thread_headers(items)
+    acknowledged: list[OutboxItem] = []
+    states = {}
+    for item in items:
+        to_customer = item.audience == "customer"
+        blocked = blocks.get((item.channel, item.recipient)) if to_customer else None
+        if blocked:
+            # Opted out or bounced after this was queued: it never goes; the case shows why.
+            _fail(item, blocked, now)
+            states[item.id] = item.state
+            continue
+        message = OutboundMessage(
+            channel=item.channel,
+            to=item.recipient,
+            body=item.body,
+            subject=item.subject,
+            key=f"{item.kind}-{item.id}",
+            reference=item.case.reference if item.case else None,
+            sender_name=item.case.agency.name if item.case else None,
+            recipient_name=item.case.customer.name if item.case else None,
+            headers=threading.get(item.id, {}),
+        )
+        try:
+            result = get_sender(item.channel).send(message)
+        except PermanentFailure as exc:
+            _fail(item, str(exc), now)
+        except (TemporaryFailure, Exception) as exc:  # a sender bug is retried, then parked
+            if not isinstance(exc, TemporaryFailure):
+                log.exception("sender raised", extra={"job": "deliver"})
+            _retry(item, f"{exc.__class__.__name__}: {exc}"[:500], now)
+        else:
+            item.state = result.state
+            item.provider_ref = result.provider_ref
+            item.sent_at = now
+            item.last_error = None
+            if item.kind == "acknowledgment" and item.case is not None:
+                acknowledged.append(item)
+        states[item.id] = item.state  # read before the commit expires it: no query to answer
+    _acknowledged(acknowledged, now)
+    db.session.commit()
+    return states
+
+
+def _acknowledged(items: list[OutboxItem], now: datetime) -> None:
+    """Meet the acknowledge clocks of the cases whose acknowledgment just went (their clocks
+    read in one query for the batch)."""
+    if not items:
+        return
+    clocks: dict[int, list[SlaClock]] = {}
+    for clock in db.session.scalars(
+        select(SlaClock).where(SlaClock.case_id.in_({i.case_id for i in items}))
+    ):
+        clocks.setdefault(clock.case_id, []).append(clock)
+    for item in items:
+        case = item.case
+        # The case's clocks as just read: meet() works on the collection, not a lazy load.
+        attributes.set_committed_value(case, "clocks", clocks.get(case.id, []))
+        if sla.meet(case, ("acknowledge",), now):
             # Added by id: appending to case.events would first load the whole history.
             db.session.add(
                 Event(
@@ -160,21 +200,19 @@ def _send_claimed(item_id: int, get_sender: Callable[[str], object], now: dateti
                     kind="acknowledged",
                     actor_type="system",
                     at=now,
-                    after={"channel": item.channel, "state": result.state},
+                    after={"channel": item.channel, "state": item.state},
                 )
             )
-    state = item.state  # read before the commit expires it: no query to answer
-    db.session.commit()
-    return state
 
 
-def _thread_headers(item: OutboxItem) -> dict[str, str]:
-    """Email threading headers (In-Reply-To, References), computed by the email channel."""
-    if item.channel != "email" or item.audience != "customer":
+def _thread_headers(items: list[OutboxItem]) -> dict[int, dict[str, str]]:
+    """Email threading headers (In-Reply-To, References) by outbox id, from the email channel."""
+    emails = [i for i in items if i.channel == "email" and i.audience == "customer"]
+    if not emails:
         return {}
     from app.email.outbound import thread_headers
 
-    return thread_headers(item)
+    return thread_headers(emails)
 
 
 def _retry(item: OutboxItem, error: str, now: datetime) -> None:
