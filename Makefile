@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test lint assets db demo worker clean ocr
+.PHONY: run test lint assets db demo worker clean ocr bench
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11 or newer is needed") if sys.version_info < (3, 11) else None'
@@ -50,6 +50,17 @@ run: $(STAMP) assets ocr db
 
 test: $(STAMP) ocr
 	$(BIN)/python -m pytest
+
+# Every benchmark, then one table of figures, targets and ratios (bench/README.md). Needs wrk
+# (installed when we may) and PostgreSQL; `make bench PEER=1` adds Request Tracker side by side
+# (bench/rt/setup.sh installs it: root, a few minutes). BENCH_ARGS passes options through.
+bench: $(STAMP)
+	@command -v wrk >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "Installing wrk (the HTTP load generator)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; \
+	  else echo "wrk is not installed (sudo apt-get install wrk)"; exit 2; fi; }
+	$(BIN)/python -m bench all $(if $(PEER),--peer) $(BENCH_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

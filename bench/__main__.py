@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 
+from bench import all as everything
 from bench import api, delivery, email, pages, peer, publish, sweep
 
 # Each benchmark module provides `add_arguments(parser)` and `run(args) -> int`.
 BENCHMARKS = {
+    "all": everything,
     "api": api,
     "delivery": delivery,
     "email": email,

@@ -24,7 +24,9 @@ import json
 import re
 import statistics
 import subprocess
+import time
 import urllib.parse
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 
@@ -49,6 +51,42 @@ def add_arguments(parser) -> None:
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--duration", type=int, default=15)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--mail-messages",
+        type=int,
+        default=40,
+        help="messages given to rt-mailgate, two at a time (default 40)",
+    )
+
+
+def _mailgate(count: int, processes: int = 2) -> dict:
+    """RT's email intake: new complaints piped to `rt-mailgate` (RT's own mail gateway, as
+    an MTA runs it), `processes` at a time like our two intake workers; messages/s."""
+    from bench.email import COMPLAINTS
+
+    def one(i: int) -> None:
+        text = COMPLAINTS[i % len(COMPLAINTS)]
+        raw = (
+            f"From: Person {i} <mailgate{i}@bench.example>\nTo: complaints@rt.example\n"
+            f"Subject: {text[:50]}\nMessage-ID: <mailgate-{i}-{time.time_ns()}@bench.example>\n"
+            f"Content-Type: text/plain; charset=utf-8\n\n{text}\n"
+        )
+        subprocess.run(
+            ["rt-mailgate", "--queue", "General", "--action", "correspond", "--url", RT],
+            input=raw.encode(),
+            check=True,
+            capture_output=True,
+        )
+
+    one(-1)  # warm-up
+    started = time.perf_counter()
+    with ThreadPoolExecutor(processes) as pool:
+        list(pool.map(one, range(count)))
+    seconds = time.perf_counter() - started
+    summary = {"messages": count, "processes": processes, "seconds": round(seconds, 2)}
+    summary["per_second"] = round(count / seconds, 2)
+    log(f"RT: rt-mailgate {count} messages in {seconds:.1f} s = {summary['per_second']}/s")
+    return summary
 
 
 def _get_load(url: str, headers: dict[str, str], args, seconds: int) -> dict:
@@ -214,6 +252,7 @@ def run(args) -> int:
     finally:
         server.stop()
         results["cases_created"] = remove_cases_after(dsn, max_case, max_customer)
+    results["mailgate_rt"] = _mailgate(args.mail_messages)
     results["rss_rt_mib"] = _rss_mib("rt-server")
     rows = [
         ("create", "create_ours", "create_rt"),
@@ -228,6 +267,8 @@ def run(args) -> int:
             f"  {label:30} {ra['rps']:>9.1f} req/s {rb['rps']:>9.1f} req/s {ratio:>8.0f}x"
             f"   p50 {ra['p50_ms']:.0f} ms vs {rb['p50_ms']:.0f} ms"
         )
+    mail = results["mailgate_rt"]
+    print(f"  {'email intake (rt-mailgate x2)':30} {'':>14} {mail['per_second']:>8.2f} msg/s")
     ours_rss, rt_rss = max(results["rss_ours_mib"]), max(results["rss_rt_mib"] or [0])
     print(f"  {'RSS per web process':30} {ours_rss:>10} MiB {rt_rss:>10} MiB")
     out = RESULTS_DIR / f"peer-{datetime.now():%Y%m%d-%H%M%S}.json"
