@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import secrets
 
+from sqlalchemy.orm import joinedload
+
 from app.extensions import db
 from app.staff.models import ApiToken, StaffUser
 
@@ -25,7 +27,12 @@ def issue_token(staff: StaffUser) -> str:
 def staff_for_token(token: str) -> StaffUser | None:
     if not token or not token.startswith(PREFIX) or len(token) > 200:
         return None
-    row = db.session.scalar(db.select(ApiToken).where(ApiToken.token_hash == _digest(token)))
+    # The staff member with the token: one statement on every API request.
+    row = db.session.scalar(
+        db.select(ApiToken)
+        .options(joinedload(ApiToken.staff))
+        .where(ApiToken.token_hash == _digest(token))
+    )
     if row is None or row.revoked_at is not None or not row.staff.active:
         return None
     return row.staff
