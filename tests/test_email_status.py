@@ -119,6 +119,8 @@ def test_estado_answers_in_spanish(app, sent):
     assert f"La queja {case.reference}" in body
     assert "está recibida, en espera de un gestor." in body
     assert "Le responderemos a más tardar el" in body
+    spanish_name = case.agency.translations["es"]["name"]  # the demo directory's Spanish
+    assert spanish_name in body and spanish_name != case.agency.name
 
 
 def test_every_open_case_when_no_reference_is_given(app, sent):

@@ -15,6 +15,7 @@ from app.cases import presenters
 from app.cases.models import OPEN_STATUSES, Case
 from app.cases.service import add_event
 from app.customers.service import customer_by_contact, customer_has_contact
+from app.directory import localized
 from app.extensions import db
 from app.inbound.models import InboundMessage
 from app.inbound.service import record
@@ -56,7 +57,7 @@ def _facts(case: Case, lang: str, now: datetime) -> dict:
     is_open = case.status in OPEN_STATUSES
     return {
         "reference": case.reference,
-        "agency": case.agency.name,
+        "agency": localized(case.agency, "name", lang),
         "received": presenters.plain_date(case, case.received_at, now, lang=lang),
         "status": status_words(case.status, lang),
         "promises": presenters.promise_sentences(case, lang, skip=("acknowledge",))
