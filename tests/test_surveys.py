@@ -126,8 +126,8 @@ def test_spanish_case_is_invited_and_asked_in_spanish(client, staff_token):
     words = text_of(page)
     # The agency is named in Spanish too (the demo directory translates it).
     agency = "Oficina para la Protección Financiera del Consumidor"
-    assert f"Esta interacción aumentó mi confianza en {agency}." in words
-    assert f"{agency} resolvió su queja" in words and "Consumer Financial" not in words
+    assert f"Esta interacción aumentó mi confianza en la agencia {agency}." in words
+    assert f"La agencia {agency} resolvió su queja" in words and "Consumer Financial" not in words
     assert agency in item.body
     assert "Totalmente de acuerdo" in words and "Me trataron de manera justa." in words
 

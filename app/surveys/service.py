@@ -43,7 +43,7 @@ QUESTIONS = (
         "trust",
         "trust",
         "This interaction increased my confidence in {agency}.",
-        "Esta interacción aumentó mi confianza en {agency}.",
+        "Esta interacción aumentó mi confianza en la agencia {agency}.",
     ),
     Question(
         "effectiveness", "effectiveness", "My need was addressed.", "Se atendió mi necesidad."
