@@ -202,3 +202,20 @@ def test_what_counts_as_a_status_request(subject, text, expected):
 def test_subject_text_drops_reply_prefixes_and_bracketed_references():
     assert subject_text("RE: Fwd: AW: status [RX-ABCD-EFGH]") == "status"
     assert subject_text("Re[2]: Estado") == "Estado"
+
+
+def test_the_web_page_email_and_sms_say_the_same_status(app, sent):
+    from channels.case_status import status_words
+
+    case = file_complaint()
+    client = app.test_client()
+    for lang in ("en", "es"):
+        page = client.get(
+            "/track",
+            query_string={"reference": case.reference, "contact": "pat@example.org", "lang": lang},
+        )
+        words = status_words("new", lang)
+        assert page.status_code == 200
+        assert words[:1].upper() + words[1:] in page.get_data(as_text=True)
+        send_in(mail("status", "ESTADO" if lang == "es" else "STATUS"))
+        assert words in text_of(sent[-1])

@@ -111,7 +111,10 @@ def test_keyboard_only_complaint_and_every_page_passes_axe(page, server, axe_scr
     page.keyboard.type("maria.lopez@example.org")
     page.keyboard.press("Enter")
     page.wait_for_load_state()
-    assert page.locator(".redress-status__value").inner_text() == "Received"
+    assert (
+        page.locator(".redress-status__value").inner_text()
+        == "Received and waiting for a caseworker"
+    )
     check(page, axe_script, shots, "track-result", problems)
 
     page.goto(f"{server}/track?reference={reference}&contact=someone@example.org")
@@ -202,7 +205,10 @@ def test_public_site_works_without_javascript(browser, server, shots):
         page.locator("#contact").fill("(202) 555-0143")
         page.get_by_role("button", name="Track complaint").click()
         page.wait_for_load_state()
-        assert page.locator(".redress-status__value").inner_text() == "Received"
+        assert (
+            page.locator(".redress-status__value").inner_text()
+            == "Received and waiting for a caseworker"
+        )
         page.screenshot(path=str(shots / "track-mobile-nojs.png"), full_page=True)
     finally:
         context.close()

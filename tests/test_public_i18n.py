@@ -172,7 +172,8 @@ def test_spanish_case_hears_the_agency_and_category_named_in_spanish(app):
             OutboxItem.case_id == case.id, OutboxItem.kind == "acknowledgment"
         )
     )
-    assert f"La atenderá la agencia {CFPB_ES} (Un cobrador de deudas me llama o me amenaza)." in ack.body
+    category = "Un cobrador de deudas me llama o me amenaza"
+    assert f"La atenderá la agencia {CFPB_ES} ({category})." in ack.body
     assert CFPB_EN not in ack.body and ack.body.rstrip().endswith(CFPB_ES)
     confirmation = text_of(client.get(r.headers["Location"]))
     assert CFPB_ES in confirmation and "Un cobrador de deudas me llama o me amenaza" in confirmation

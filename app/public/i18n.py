@@ -12,6 +12,7 @@ from flask import Flask, request, session, url_for
 from flask_babel import Babel, get_locale, refresh
 
 from app.common.languages import LANGUAGES
+from channels.case_status import status_words
 
 TRANSLATIONS = Path(__file__).parent / "translations"
 
@@ -44,6 +45,9 @@ def init_babel(app: Flask) -> None:
     def _language() -> dict:
         return {"current_language": current_language, "other_language_url": other_language_url}
 
+    # A global, so the imported word macros (_words.html) can use it too.
+    app.jinja_env.globals["case_status"] = case_status
+
 
 def other_language_url(home: bool = False) -> tuple[str, str, str]:
     """(url, language code, label) of this page (or of the home page) in the other language."""
@@ -55,3 +59,9 @@ def other_language_url(home: bool = False) -> tuple[str, str, str]:
     args["lang"] = other
     view_args = request.view_args or {}
     return url_for(request.endpoint, **view_args, **args), other, label
+
+
+def case_status(status: str) -> str:
+    """A case's status in the same plain words an SMS or email STATUS answer uses."""
+    words = status_words(status, current_language())
+    return words[:1].upper() + words[1:]
