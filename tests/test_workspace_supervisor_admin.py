@@ -129,6 +129,12 @@ def test_adding_a_closure_moves_running_due_dates_and_removing_it_moves_them_bac
     db.session.expire_all()
     assert ack().due_at == ny(2026, 12, 11, 10, 0)
     assert get_case(reference).next_due_at == ny(2026, 12, 11, 10, 0)
+    # A case opened now (the calendar was read for the first case) skips the closure too.
+    with frozen_time(received):
+        later = open_test_case("Collector calls again.", received_at=received, acknowledge=False)
+    assert next(c for c in later.clocks if c.metric == "acknowledge").due_at == ny(
+        2026, 12, 11, 10, 0
+    )
     again = client.post(
         "/staff/admin/calendars/closures",
         data={"calendar": "federal-eastern", "date": "2026-12-10", "name": "x"},

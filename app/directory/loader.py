@@ -16,6 +16,7 @@ from app.directory.models import (
 )
 from app.extensions import db
 from app.routing import service as routing
+from app.sla import service as sla
 
 
 def _translations(value: s.Translations | None) -> s.Translations:
@@ -155,6 +156,7 @@ def apply_directory(directory: s.DirectorySpec) -> dict[str, int]:
         session.rollback()
         raise
     routing.invalidate()
+    sla.forget_clock_plans()
     return {
         "calendars": len(directory.calendars),
         "agencies": len(directory.agencies),

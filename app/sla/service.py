@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+import time
+from dataclasses import dataclass
 from datetime import datetime
 
 from flask import current_app
@@ -76,18 +78,57 @@ def _schedule(clock: SlaClock, cal: BusinessCalendar) -> None:
     clock.escalate_at = cal.add_business_seconds(due, _escalate_after_seconds())
 
 
+@dataclass(frozen=True)
+class ClockPlan:
+    """What a new case's clocks need from the directory: the agency's business calendar and
+    each metric's posted standard as (metric, standard id, target, unit)."""
+
+    calendar: BusinessCalendar
+    standards: tuple[tuple[str, int, float, str], ...]
+
+
+# Every intake starts clocks: each process keeps the plan per (agency, category) for a few
+# seconds, like the router (app/routing/service.py), instead of reading the calendar, its
+# closures and the standards again. A directory load or a closure change in this process
+# forgets them at once (`forget_clock_plans`); other processes see it within the TTL.
+_PLAN_TTL = 10.0
+_plans: dict[tuple[str, int, int | None], tuple[float, ClockPlan]] = {}
+
+
+def clock_plan(agency, category_id: int | None) -> ClockPlan:
+    key = (str(db.engine.url), agency.id, category_id)
+    now = time.monotonic()
+    cached = _plans.get(key)
+    if cached is not None and now - cached[0] <= _PLAN_TTL:
+        return cached[1]
+    standards = sorted(applicable_standards(agency.id, category_id).items())
+    plan = ClockPlan(
+        business_calendar(agency.calendar),
+        tuple((metric, s.id, float(s.target), s.unit) for metric, s in standards),
+    )
+    with _cache_lock:
+        _plans[key] = (now, plan)
+    return plan
+
+
+def forget_clock_plans() -> None:
+    """After the directory or a calendar's closures change in this process."""
+    with _cache_lock:
+        _plans.clear()
+
+
 def start_clocks(case, agency, category_id: int | None) -> list[SlaClock]:
     """One clock per applicable posted standard, starting when the complaint was received."""
     with db.session.no_autoflush:  # the case is written once, with its next due time
-        cal = business_calendar(agency.calendar)
-        standards = sorted(applicable_standards(agency.id, category_id).items())
+        plan = clock_plan(agency, category_id)
+    cal = plan.calendar
     clocks = []
-    for metric, standard in standards:
+    for metric, standard_id, target, unit in plan.standards:
         clock = SlaClock(
             metric=metric,
-            standard_id=standard.id,
-            target=float(standard.target),
-            unit=standard.unit,
+            standard_id=standard_id,
+            target=target,
+            unit=unit,
             calendar_id=agency.calendar_id,
             phase="running",
             started_at=case.received_at,
@@ -201,6 +242,7 @@ def reschedule_calendar(calendar: Calendar, since: datetime) -> int:
 
     from app.cases.models import Case
 
+    forget_clock_plans()
     cal = business_calendar(calendar)
     affected = db.session.scalars(
         db.select(Case)
