@@ -11,7 +11,6 @@ import ssl
 import subprocess
 import threading
 from email import policy
-from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
@@ -23,29 +22,12 @@ from app.extensions import db
 from app.inbound.models import InboundMessage
 from app.jobs import run_ready
 from app.notify.models import OutboxItem
+from tests.email_support import INTAKE, complaint, send_in
 
 # The implicit-TLS relay sink runs aiosmtpd with TLS from the socket, which aiosmtpd cannot see.
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
 
-INTAKE = "complaints@redress.localhost"
 FIXTURES = Path(__file__).parent / "fixtures" / "email" / "messages"
-
-
-def complaint(
-    subject: str = "Robocalls every morning",
-    body: str = "I get robocalls every morning from a spoofed caller ID.",
-    sender: str = "pat@example.org",
-    **headers: str,
-) -> EmailMessage:
-    mail = EmailMessage()
-    mail["From"] = f"Pat Doe <{sender}>"
-    mail["To"] = INTAKE
-    mail["Subject"] = subject
-    mail["Message-ID"] = email.utils.make_msgid(domain="example.org")
-    for name, value in headers.items():
-        mail[name.replace("_", "-")] = value
-    mail.set_content(body)
-    return mail
 
 
 def rows() -> list[InboundMessage]:
@@ -377,19 +359,9 @@ def relay(request, app, tls_files, monkeypatch):
     sink.stop()
 
 
-def _send_in(raw: bytes) -> InboundMessage:
-    from app.email.intake import accept
-
-    row, _ = accept(raw, "file")
-    db.session.commit()
-    run_ready()
-    db.session.expire_all()
-    return db.session.get(InboundMessage, row.id)
-
-
 def test_a_whole_email_conversation_threads_both_ways(app, relay, client, staff_token):
     first = complaint("Credit report", "Equifax reports a loan that is not mine.")
-    row = _send_in(first.as_bytes())
+    row = send_in(first.as_bytes())
     case = row.case
     # 1. The acknowledgment: through the relay, authenticated, threaded, text + HTML.
     [ack] = relay.received
@@ -415,7 +387,7 @@ def test_a_whole_email_conversation_threads_both_ways(app, relay, client, staff_
         In_Reply_To=ack["Message-ID"],
         References=f"{first['Message-ID']} {ack['Message-ID']}",
     )
-    reply_row = _send_in(answer.as_bytes())
+    reply_row = send_in(answer.as_bytes())
     assert reply_row.outcome == "threaded" and reply_row.case_id == case.id
     assert reply_row.message.body == "It is account 4411."
     assert len(relay.received) == 1  # a reply is not acknowledged again
@@ -442,7 +414,7 @@ def test_a_whole_email_conversation_threads_both_ways(app, relay, client, staff_
 
 
 def test_a_bounce_of_our_acknowledgment_stops_email_and_flags_the_case(app, relay):
-    row = _send_in(complaint("Robocalls", "Robocalls all day.").as_bytes())
+    row = send_in(complaint("Robocalls", "Robocalls all day.").as_bytes())
     case = row.case
     [ack] = relay.received
     bounce = (
@@ -456,7 +428,7 @@ def test_a_bounce_of_our_acknowledgment_stops_email_and_flags_the_case(app, rela
         f"Action: failed\nStatus: 5.1.1\n--b\nContent-Type: text/rfc822-headers\n\n"
         f"Message-ID: {ack['Message-ID']}\n--b--\n"
     ).encode()
-    bounced = _send_in(bounce)
+    bounced = send_in(bounce)
     assert bounced.outcome == "ignored" and bounced.kind == "bounce"
     db.session.refresh(case)
     assert case.has_flag("contact_undeliverable")
@@ -469,7 +441,7 @@ def test_a_bounce_of_our_acknowledgment_stops_email_and_flags_the_case(app, rela
     db.session.commit()
     assert item is None and len(relay.received) == 1
     # Then the customer writes again from that address: it works, so it is usable again.
-    again = _send_in(complaint(f"Re: [{case.reference}]", "My mailbox was full, sorry.").as_bytes())
+    again = send_in(complaint(f"Re: [{case.reference}]", "My mailbox was full, sorry.").as_bytes())
     assert again.outcome == "threaded" and again.case_id == case.id
     db.session.refresh(case)
     assert case.customer.contacts[0].status == "ok"

@@ -6,29 +6,17 @@ from __future__ import annotations
 
 import email.policy
 import email.utils
-from email.message import EmailMessage
 
 import pytest
 
 from app.cases.models import Case, Event, Message
 from app.extensions import db
-from app.inbound.models import InboundMessage
-from app.jobs import run_ready
 from channels.email.status import status_request, subject_text
-
-INTAKE = "complaints@redress.localhost"
+from tests.email_support import complaint, send_in
 
 
 def mail(subject: str, body: str, sender: str = "pat@example.org", **headers: str) -> bytes:
-    message = EmailMessage()
-    message["From"] = f"Pat Doe <{sender}>"
-    message["To"] = INTAKE
-    message["Subject"] = subject
-    message["Message-ID"] = email.utils.make_msgid(domain=sender.split("@")[1])
-    for name, value in headers.items():
-        message[name.replace("_", "-")] = value
-    message.set_content(body)
-    return message.as_bytes()
+    return complaint(subject, body, sender, **headers).as_bytes()
 
 
 @pytest.fixture
@@ -38,16 +26,6 @@ def sent(app, smtp_sink):
     app.config["SMTP_URL"] = url
     yield received
     app.config["SMTP_URL"] = None
-
-
-def send_in(raw: bytes) -> InboundMessage:
-    from app.email.intake import accept
-
-    row, _ = accept(raw, "file")
-    db.session.commit()
-    run_ready()
-    db.session.expire_all()
-    return db.session.get(InboundMessage, row.id)
 
 
 def text_of(message) -> str:
