@@ -60,10 +60,8 @@ def test_language_from_the_browser_and_remembered_after_choosing(app):
     assert "Our service standards" in text_of(client.get("/standards"))
 
 
-def test_complaint_filed_in_spanish_is_recorded_as_spanish(app):
-    client = app.test_client()
-    form = client.get("/complaints/new?lang=es").get_data(as_text=True)
-    assert '<option value="es" lang="es" selected' in form, "Spanish chosen for a Spanish page"
+def file_in_spanish(client):
+    """Ana files a debt-collection complaint on the Spanish form: (response, case)."""
     r = client.post(
         "/complaints/new",
         data={
@@ -76,7 +74,14 @@ def test_complaint_filed_in_spanish_is_recorded_as_spanish(app):
     )
     assert r.status_code == 303
     reference = r.headers["Location"].split("/")[2]
-    case = db.session.scalar(db.select(Case).where(Case.reference == reference))
+    return r, db.session.scalar(db.select(Case).where(Case.reference == reference))
+
+
+def test_complaint_filed_in_spanish_is_recorded_as_spanish(app):
+    client = app.test_client()
+    form = client.get("/complaints/new?lang=es").get_data(as_text=True)
+    assert '<option value="es" lang="es" selected' in form, "Spanish chosen for a Spanish page"
+    r, case = file_in_spanish(client)
     assert case.language == "es"
     confirmation = client.get(r.headers["Location"])
     words = text_of(confirmation)
@@ -154,19 +159,7 @@ def test_spanish_complaint_form_lists_spanish_categories_in_spanish_groups(app):
 def test_spanish_case_hears_the_agency_and_category_named_in_spanish(app):
     client = app.test_client()
     client.get("/complaints/new?lang=es")
-    r = client.post(
-        "/complaints/new",
-        data={
-            "description": "Una empresa de cobranza me llama todos los días al trabajo.",
-            "category": "debt-collection",
-            "email": "ana@example.org",
-            "preferred_contact": "email",
-            "language": "es",
-        },
-    )
-    assert r.status_code == 303
-    reference = r.headers["Location"].split("/")[2]
-    case = db.session.scalar(db.select(Case).where(Case.reference == reference))
+    r, case = file_in_spanish(client)
     ack = db.session.scalar(
         db.select(OutboxItem).where(
             OutboxItem.case_id == case.id, OutboxItem.kind == "acknowledgment"
