@@ -1,6 +1,6 @@
 """POST /api/v1/complaints under gunicorn, side by side with a bare Flask + psycopg endpoint.
 
-Both run under the same gunicorn settings (--workers, gthread --threads) on loopback, against
+Both run under the same gunicorn settings (--workers, sync unless --threads > 1) on loopback, against
 the benchmark database (bench/dataset.py, N open cases already there). The app runs its
 production path: PostgreSQL, routing, SLA clocks, the acknowledgment outbox row, the delivery
 job enqueued on Redis (RQ; no worker runs, so only the enqueue is measured). Requests carry a
@@ -50,8 +50,10 @@ BIN = Path(sys.executable).parent
 
 def add_arguments(parser) -> None:
     add_common_arguments(parser)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=3, help="gunicorn workers (default 3)")
+    parser.add_argument(
+        "--threads", type=int, default=1, help="threads per worker (default 1: sync workers)"
+    )
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--duration", type=int, default=15, help="seconds per timed run")
     parser.add_argument("--repeat", type=int, default=3)
@@ -86,8 +88,10 @@ class Server:
             str(BIN / "gunicorn"),
             "--workers",
             str(args.workers),
+            # The production setting (README, docs/operations.md): sync workers; --threads
+            # above 1 measures gthread instead.
             "--worker-class",
-            "gthread",
+            "sync" if args.threads == 1 else "gthread",
             "--threads",
             str(args.threads),
             "--bind",

@@ -46,8 +46,10 @@ RT = "http://127.0.0.1:8095"
 
 def add_arguments(parser) -> None:
     add_common_arguments(parser)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=3, help="gunicorn workers (default 3)")
+    parser.add_argument(
+        "--threads", type=int, default=1, help="threads per worker (default 1: sync workers)"
+    )
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--duration", type=int, default=15)
     parser.add_argument("--repeat", type=int, default=3)
