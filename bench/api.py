@@ -1,7 +1,7 @@
 """POST /api/v1/complaints under gunicorn, side by side with a bare Flask + psycopg endpoint.
 
-Both run under the same gunicorn settings (--workers, sync unless --threads > 1) on loopback, against
-the benchmark database (bench/dataset.py, N open cases already there). The app runs its
+Both run under the same gunicorn settings (--workers; sync unless --threads > 1) on loopback,
+against the benchmark database (bench/dataset.py, N open cases already there). The app runs its
 production path: PostgreSQL, routing, SLA clocks, the acknowledgment outbox row, the delivery
 job enqueued on Redis (RQ; no worker runs, so only the enqueue is measured). Requests carry a
 staff bearer token (an integration client; the public per-address rate limit is not what is

@@ -70,6 +70,21 @@ def log(message: str) -> None:
 # --------------------------------------------------------------------------------------------
 
 
+def add_dataset_arguments(
+    parser, *, cases: int = 1_000_000, url: str = DEFAULT_URL, url_env: str = "BENCH_DATABASE_URL"
+) -> None:
+    """--cases, --database-url and --reload: the data set a benchmark runs on (bench/README.md)."""
+    parser.add_argument(
+        "--cases", type=int, default=cases, help=f"open cases in the data set (default {cases:,})"
+    )
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get(url_env, url),
+        help=f"the benchmark database (default {url})",
+    )
+    parser.add_argument("--reload", action="store_true", help="reload the data set")
+
+
 def normalize_url(url: str) -> str:
     """A SQLAlchemy URL using psycopg 3; refuses databases not named for benchmarking."""
     for prefix in ("postgres://", "postgresql://"):

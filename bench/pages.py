@@ -19,7 +19,6 @@ Raw figures go to bench/results/pages-<timestamp>.json.
 from __future__ import annotations
 
 import json
-import os
 import random
 import re
 import statistics
@@ -30,7 +29,7 @@ from pathlib import Path
 import psycopg
 from sqlalchemy import event
 
-from bench.dataset import conninfo, ensure_dataset, log, normalize_url
+from bench.dataset import add_dataset_arguments, conninfo, ensure_dataset, log, normalize_url
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 DEFAULT_PAGES_URL = "postgresql+psycopg://postgres@127.0.0.1/redress_bench_pages"
@@ -40,15 +39,11 @@ STATISTICS = 1000  # as migrations/versions/0006_staff_workspace.py sets
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--cases", type=int, default=100_000, help="cases (default 100,000)")
+    add_dataset_arguments(
+        parser, cases=100_000, url=DEFAULT_PAGES_URL, url_env="BENCH_PAGES_DATABASE_URL"
+    )
     parser.add_argument("--repeat", type=int, default=20, help="timed requests per page")
     parser.add_argument("--case-pages", type=int, default=20, help="distinct case pages timed")
-    parser.add_argument(
-        "--database-url",
-        default=os.environ.get("BENCH_PAGES_DATABASE_URL", DEFAULT_PAGES_URL),
-        help=f"the benchmark database (default {DEFAULT_PAGES_URL})",
-    )
-    parser.add_argument("--reload", action="store_true", help="reload the data set")
 
 
 class StatementCounter:

@@ -21,7 +21,6 @@ Raw figures go to bench/results/publish-<timestamp>.json.
 from __future__ import annotations
 
 import json
-import os
 import statistics
 import time
 from datetime import datetime, timedelta
@@ -30,30 +29,15 @@ from pathlib import Path
 import psycopg
 from sqlalchemy import event
 
-from bench.dataset import DEFAULT_URL, conninfo, ensure_dataset, log, normalize_url
+from bench.dataset import add_dataset_arguments, conninfo, ensure_dataset, log, normalize_url
 from bench.sweep import SqlRecorder, environment, explain, summary
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument(
-        "--cases",
-        type=int,
-        default=1_000_000,
-        help="open cases in the data set (default 1,000,000)",
-    )
+    add_dataset_arguments(parser)
     parser.add_argument("--repeat", type=int, default=5, help="timed runs of each (default 5)")
-    parser.add_argument(
-        "--database-url",
-        default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL),
-        help=f"the benchmark database (default {DEFAULT_URL})",
-    )
-    parser.add_argument(
-        "--reload",
-        action="store_true",
-        help="reload the data set even if it already holds enough cases",
-    )
 
 
 class RowCounter:

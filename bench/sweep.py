@@ -43,8 +43,8 @@ from pathlib import Path
 import psycopg
 
 from bench.dataset import (
-    DEFAULT_URL,
     ESCALATE_AFTER,
+    add_dataset_arguments,
     conninfo,
     ensure_dataset,
     log,
@@ -75,12 +75,7 @@ STEP_FUNCTIONS = ("_claim", "_set_escalation_times", "_emit", "notify_staff")
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument(
-        "--cases",
-        type=int,
-        default=1_000_000,
-        help="open cases in the data set (default 1,000,000)",
-    )
+    add_dataset_arguments(parser)
     parser.add_argument(
         "--due",
         type=int,
@@ -93,16 +88,6 @@ def add_arguments(parser) -> None:
         type=int,
         default=0,
         help="running clocks breached in past days and still unmet (default 0)",
-    )
-    parser.add_argument(
-        "--database-url",
-        default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL),
-        help=f"the benchmark database (default {DEFAULT_URL})",
-    )
-    parser.add_argument(
-        "--reload",
-        action="store_true",
-        help="reload the data set even if it already holds enough cases",
     )
     parser.add_argument("--no-profile", action="store_true", help="skip the cProfile run")
 
