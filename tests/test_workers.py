@@ -130,6 +130,45 @@ def test_transfer_tells_the_customer_which_agency_has_it_now(client, staff_token
 # --- SMTP: a real server on loopback (tests/smtp_support.py) ------------------------------
 
 
+def test_smtp_sender_delivers_spanish_mail_intact_over_one_session(counting_sink):
+    """Non-ASCII names, subjects and text arrive as written (RFC 2047 headers, quoted-printable
+    text and HTML), long threading headers folded, several messages over one session."""
+    import email
+    from email import policy
+
+    from channels.senders import OutboundMessage, SmtpSender
+
+    url, received, sessions = counting_sink
+    references = " ".join(f"<m{i}-0123456789abcdef@mail.example.org>" for i in range(10))
+    agency = "Oficina para la Protección Financiera del Consumidor"
+    text = "Hola José:\n\nRecibimos su queja — la referencia es RX-ABCD-EFGH.\n" + "ñ" * 120
+    with SmtpSender(url, "quejas@redress.example") as sender:
+        for n in range(3):
+            sender.send(
+                OutboundMessage(
+                    channel="email",
+                    to=f"jose{n}@example.org",
+                    body=text,
+                    subject="Recibimos su queja [RX-ABCD-EFGH] — gracias",
+                    key=f"acknowledgment-{n}",
+                    reference="RX-ABCD-EFGH",
+                    sender_name=agency,
+                    recipient_name="José",
+                    headers={"In-Reply-To": "<m9-0123456789abcdef@mail.example.org>",
+                             "References": references},
+                )
+            )  # fmt: skip
+    assert len(received) == 3 and len(sessions) == 1
+    mail = email.message_from_bytes(received[0].as_bytes(), policy=policy.default)
+    assert mail["Subject"] == "Recibimos su queja [RX-ABCD-EFGH] — gracias"
+    assert mail["From"].addresses[0].display_name == agency
+    assert mail["References"].split() == references.split()
+    assert mail.get_body(("plain",)).get_content().rstrip("\n") == text
+    assert "José" in mail.get_body(("html",)).get_content()
+    raw = received[0].as_bytes()
+    assert all(len(line) <= 998 for line in raw.split(b"\n"))
+
+
 def test_acknowledgment_goes_out_through_the_smtp_relay(app, smtp_sink):
     url, received = smtp_sink
     app.config["SMTP_URL"] = url
