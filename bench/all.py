@@ -187,6 +187,13 @@ def table(f: dict[str, dict | None], failures: dict[str, str]) -> list[dict]:
             "< 100 ms",
             at80["p99_ms"] < 100,
         )
+        cpu = f["api"].get("app_cpu")
+        if cpu:
+            add(
+                "  CPU per create: web workers / PostgreSQL",
+                f"{cpu['web_ms_per_request']:.1f} / {cpu['postgres_ms_per_request']:.1f} ms",
+                beside=f"PostgreSQL {cpu['postgres_cores']} cores busy at peak",
+            )
         rss = max(f["api"]["app_rss_mib"])
         add("RSS per web process", f"{rss:.0f} MiB", "≤ 150 MiB", rss <= 150)
         if rt_create:

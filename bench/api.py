@@ -37,7 +37,9 @@ import psycopg
 from bench.dataset import conninfo, ensure_dataset, load_samples, log, normalize_url
 from bench.load import (
     add_common_arguments,
+    cpu_seconds,
     high_water_marks,
+    postgres_pids,
     remove_cases_after,
     run_wrk,
     staff_token,
@@ -115,15 +117,17 @@ class Server:
         raise RuntimeError(f"{path} did not come up")
 
     def worker_rss_mib(self) -> list[float]:
-        children = subprocess.run(
-            ["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True
-        ).stdout.split()
         sizes = []
-        for pid in children:
+        for pid in self.worker_pids():
             status = Path(f"/proc/{pid}/status").read_text()
             kib = int(re.search(r"VmRSS:\s+(\d+)", status).group(1))
             sizes.append(round(kib / 1024, 1))
         return sizes
+
+    def worker_pids(self) -> list[str]:
+        return subprocess.run(
+            ["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True
+        ).stdout.split()
 
     def stop(self) -> None:
         self.proc.send_signal(signal.SIGTERM)
@@ -145,10 +149,14 @@ def wrk(url: str, bodies: Path, token: str, args, seconds: int) -> dict:
     )
 
 
-def measure_peak(name: str, url: str, bodies: Path, token: str, args) -> list[dict]:
+def measure_peak(name: str, url: str, bodies: Path, token: str, args, server: Server) -> dict:
+    """Warm-up, then --repeat timed runs; with the CPU the web workers and PostgreSQL spent
+    per request during the timed runs (which of the two to add more of)."""
     log(f"{name}: warm-up 5 s")
     wrk(url, bodies, token, args, 5)
     runs = []
+    workers, database_pids = server.worker_pids(), postgres_pids()  # connected by the warm-up
+    before = (cpu_seconds(workers), cpu_seconds(database_pids), time.perf_counter())
     for i in range(args.repeat):
         result = wrk(url, bodies, token, args, args.duration)
         log(
@@ -156,7 +164,22 @@ def measure_peak(name: str, url: str, bodies: Path, token: str, args) -> list[di
             f" non-2xx {result['non_2xx']}"
         )
         runs.append(result)
-    return runs
+    elapsed = time.perf_counter() - before[2]
+    requests = sum(r["rps"] for r in runs) * args.duration
+    web = cpu_seconds(workers) - before[0]
+    database = cpu_seconds(database_pids) - before[1]
+    cpu = {
+        "web_ms_per_request": round(web * 1000 / requests, 2),
+        "postgres_ms_per_request": round(database * 1000 / requests, 2),
+        "web_cores": round(web / elapsed, 2),
+        "postgres_cores": round(database / elapsed, 2),
+    }
+    log(
+        f"{name}: CPU per request {cpu['web_ms_per_request']} ms in the web workers,"
+        f" {cpu['postgres_ms_per_request']} ms in PostgreSQL ({cpu['web_cores']} and"
+        f" {cpu['postgres_cores']} cores)"
+    )
+    return {"runs": runs, "cpu": cpu}
 
 
 def run(args) -> int:
@@ -196,7 +219,8 @@ def run(args) -> int:
     try:
         app_server.wait("/healthz")
         target = f"http://127.0.0.1:{app_server.port}/api/v1/complaints"
-        results["app_peak"] = measure_peak("app", target, bodies, f"Bearer {token}", args)
+        peak = measure_peak("app", target, bodies, f"Bearer {token}", args, app_server)
+        results["app_peak"], results["app_cpu"] = peak["runs"], peak["cpu"]
         peak = statistics.median(r["rps"] for r in results["app_peak"])
         rate = round(peak * 0.8, 1)
         log(f"app: {rate} req/s fixed rate (80 % of peak) for {args.duration} s")
@@ -223,9 +247,10 @@ def run(args) -> int:
     bare_server = Server("bench.bare:app", env, args)
     try:
         bare_server.wait("/bare")
-        results["bare_peak"] = measure_peak(
-            "bare", f"http://127.0.0.1:{bare_server.port}/bare", bodies, "", args
+        peak = measure_peak(
+            "bare", f"http://127.0.0.1:{bare_server.port}/bare", bodies, "", args, bare_server
         )
+        results["bare_peak"], results["bare_cpu"] = peak["runs"], peak["cpu"]
         results["bare_rss_mib"] = bare_server.worker_rss_mib()
     finally:
         bare_server.stop()
@@ -246,6 +271,12 @@ def run(args) -> int:
             f"at 80 % of peak ({at80['target_rate']} req/s)",
             f"{at80['achieved_rate']} req/s",
             f"p50 {at80['p50_ms']:.1f} ms, p99 {at80['p99_ms']:.1f} ms (target < 100 ms)",
+        ),
+        (
+            "CPU per create: web workers / PostgreSQL",
+            f"{results['app_cpu']['web_ms_per_request']} / "
+            f"{results['app_cpu']['postgres_ms_per_request']} ms",
+            f"PostgreSQL used {results['app_cpu']['postgres_cores']} cores at peak",
         ),
         (
             "RSS per web worker",

@@ -22,6 +22,7 @@ bench/results/email-<timestamp>.json.
 from __future__ import annotations
 
 import json
+import logging
 import multiprocessing
 import os
 import random
@@ -148,6 +149,7 @@ def _stream(url: str, seed: int, count: int, index: int, start, out) -> None:
     the same new customer (a race the app handles, but not what this measures)."""
     app = make_app(url)
     app.config["EMAIL_SENDER_LIMIT"] = 10**9  # senders repeat on purpose
+    logging.getLogger("app").setLevel(logging.WARNING)  # not a line per case opened
     from app.email.intake import accept
     from app.extensions import db
     from app.inbound.models import InboundMessage

@@ -54,6 +54,32 @@ def run_wrk(
     }
 
 
+def cpu_seconds(pids: list[str]) -> float:
+    """User + system CPU the processes have used so far (those still running)."""
+    ticks = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_pids() -> list[str]:
+    """The project cluster's server processes ("main"; not RT's own cluster, rtbench)."""
+    out = subprocess.run(["pgrep", "-f", "postgres"], capture_output=True, text=True).stdout
+    pids = []
+    for pid in out.split():
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if "/main" in command and "rtbench" not in command:
+            pids.append(pid)
+    return pids
+
+
 # Tables whose rows hang off a case, deleted with the cases a run created.
 _CASE_TABLES = (
     "survey_responses",
