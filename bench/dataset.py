@@ -85,6 +85,27 @@ def add_dataset_arguments(
     parser.add_argument("--reload", action="store_true", help="reload the data set")
 
 
+@dataclass(frozen=True)
+class DatasetRun:
+    """A benchmark run on the data set: where, the app, the data set's facts and its "now"."""
+
+    url: str
+    app: object
+    dataset: dict
+    now: datetime
+    stamp: str  # for the results file name
+    started: float  # perf_counter at the start, for the run's elapsed time
+
+
+def start_run(args) -> DatasetRun:
+    """Load (or reuse) the data set of --cases/--database-url/--reload and the app on it."""
+    url = normalize_url(args.database_url)
+    started = time.perf_counter()
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    app, dataset = ensure_dataset(url, args.cases, reload=args.reload)
+    return DatasetRun(url, app, dataset, datetime.fromisoformat(dataset["as_of"]), stamp, started)
+
+
 def normalize_url(url: str) -> str:
     """A SQLAlchemy URL using psycopg 3; refuses databases not named for benchmarking."""
     for prefix in ("postgres://", "postgresql://"):

@@ -23,13 +23,13 @@ import random
 import re
 import statistics
 import time
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import psycopg
 from sqlalchemy import event
 
-from bench.dataset import add_dataset_arguments, conninfo, ensure_dataset, log, normalize_url
+from bench.dataset import add_dataset_arguments, conninfo, log, start_run
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 DEFAULT_PAGES_URL = "postgresql+psycopg://postgres@127.0.0.1/redress_bench_pages"
@@ -144,11 +144,9 @@ def run(args) -> int:
     from app.common.time import frozen_time
     from app.extensions import db
 
-    url = normalize_url(args.database_url)
-    started = time.perf_counter()
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    app, dataset = ensure_dataset(url, args.cases, reload=args.reload)
-    now = datetime.fromisoformat(dataset["as_of"])
+    run_ = start_run(args)
+    url, app, dataset, now = run_.url, run_.app, run_.dataset, run_.now
+    stamp, started = run_.stamp, run_.started
     with psycopg.connect(conninfo(url), autocommit=True) as pg:
         # The load recreates indexes from pg_get_indexdef, which leaves out the statistics
         # targets migration 0006 sets on the SLA expression indexes: set them again.

@@ -29,7 +29,7 @@ from pathlib import Path
 import psycopg
 from sqlalchemy import event
 
-from bench.dataset import add_dataset_arguments, conninfo, ensure_dataset, log, normalize_url
+from bench.dataset import add_dataset_arguments, conninfo, log, start_run
 from bench.sweep import SqlRecorder, environment, explain, summary
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -102,11 +102,9 @@ def measure_one(db, pg, name: str, fn, repeat: int) -> dict:
 
 
 def run(args) -> int:
-    url = normalize_url(args.database_url)
-    started = time.perf_counter()
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    app, dataset = ensure_dataset(url, args.cases, reload=args.reload)
-    now = datetime.fromisoformat(dataset["as_of"])
+    run_ = start_run(args)
+    url, app, dataset, now = run_.url, run_.app, run_.dataset, run_.now
+    stamp, started = run_.stamp, run_.started
     day = (now - timedelta(days=1)).date()
     results: dict = {
         "benchmark": "published-performance",

@@ -46,9 +46,8 @@ from bench.dataset import (
     ESCALATE_AFTER,
     add_dataset_arguments,
     conninfo,
-    ensure_dataset,
     log,
-    normalize_url,
+    start_run,
 )
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -475,11 +474,9 @@ def environment(pg: psycopg.Connection) -> dict:
 
 
 def run(args) -> int:
-    url = normalize_url(args.database_url)
-    started = time.perf_counter()
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    app, dataset = ensure_dataset(url, args.cases, reload=args.reload)
-    now = datetime.fromisoformat(dataset["as_of"])
+    run_ = start_run(args)
+    url, app, dataset, now = run_.url, run_.app, run_.dataset, run_.now
+    stamp, started = run_.stamp, run_.started
     results: dict = {
         "benchmark": "sla-sweep",
         "started": stamp,
