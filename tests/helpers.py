@@ -25,3 +25,10 @@ SHARED_DATA = _shared_data()
 def ny(*args) -> datetime:
     """A New York wall-clock time, aware."""
     return datetime(*args, tzinfo=NY)
+
+
+def act(client, headers: dict, reference: str, **body) -> dict:
+    """A staff action on a case through the API (assign, reply, resolve, ...); it must succeed."""
+    r = client.post(f"/api/v1/cases/{reference}/actions", json=body, headers=headers)
+    assert r.status_code == 200, r.get_json()
+    return r.get_json()

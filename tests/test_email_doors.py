@@ -23,6 +23,7 @@ from app.inbound.models import InboundMessage
 from app.jobs import run_ready
 from app.notify.models import OutboxItem
 from tests.email_support import INTAKE, complaint, send_in
+from tests.helpers import act
 
 # The implicit-TLS relay sink runs aiosmtpd with TLS from the socket, which aiosmtpd cannot see.
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
@@ -394,12 +395,13 @@ def test_a_whole_email_conversation_threads_both_ways(app, relay, client, staff_
 
     # 3. The caseworker answers: it threads under the customer's latest message.
     headers = staff_token("caseworker@cfpb.example")
-    sent = client.post(
-        f"/api/v1/cases/{case.reference}/actions",
-        json={"action": "reply", "body": "Thank you; we asked Equifax to fix it."},
-        headers=headers,
+    act(
+        client,
+        headers,
+        case.reference,
+        action="reply",
+        body="Thank you; we asked Equifax to fix it.",
     )
-    assert sent.status_code == 200, sent.get_json()
     run_ready()
     out = relay.received[-1]
     assert out["Subject"] == f"About your complaint [{case.reference}]"

@@ -13,6 +13,7 @@ from app.cases.models import Case, Event, Message
 from app.extensions import db
 from channels.email.status import status_request, subject_text
 from tests.email_support import complaint, send_in
+from tests.helpers import act
 
 
 def mail(subject: str, body: str, sender: str = "pat@example.org", **headers: str) -> bytes:
@@ -68,12 +69,7 @@ def test_a_reply_saying_status_answers_for_that_case_in_its_thread(app, sent, st
     case = file_complaint()
     ack = sent[0]
     client = app.test_client()
-    assigned = client.post(
-        f"/api/v1/cases/{case.reference}/actions",
-        json={"action": "assign"},
-        headers=staff_token("admin@redress.example"),
-    )
-    assert assigned.status_code == 200
+    act(client, staff_token("admin@redress.example"), case.reference, action="assign")
     reply = mail(
         f"Re: {ack['Subject']}",
         "status\n\nSent from my iPhone\n\n> On Monday, CFPB wrote:\n> We received it",
@@ -138,12 +134,13 @@ def test_status_from_an_address_with_no_complaint_opens_nothing(app, sent):
 def test_a_resolved_case_says_so_without_a_promise(app, sent, staff_token):
     case = file_complaint()
     client = app.test_client()
-    resolved = client.post(
-        f"/api/v1/cases/{case.reference}/actions",
-        json={"action": "resolve", "resolution": "The caller was blocked."},
-        headers=staff_token("admin@redress.example"),
+    act(
+        client,
+        staff_token("admin@redress.example"),
+        case.reference,
+        action="resolve",
+        resolution="The caller was blocked.",
     )
-    assert resolved.status_code == 200, resolved.get_json()
     send_in(mail("status", ""))
     body = text_of(sent[-1])
     assert f"Complaint {case.reference}" in body and "is resolved." in body

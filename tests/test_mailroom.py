@@ -19,7 +19,7 @@ from app.jobs import run_ready
 from app.mailroom.drop import process_folder
 from app.notify.models import OutboxItem
 from channels.mail_scans.extract import ocr_available
-from tests.helpers import NY, SHARED_DATA
+from tests.helpers import NY, SHARED_DATA, act
 from tests.scans import image_bytes, image_only_pdf, render_page, text_pdf
 
 needs_ocr = pytest.mark.skipif(
@@ -362,12 +362,13 @@ def test_a_mail_customer_is_invited_to_the_survey_by_letter_with_a_code_to_type(
     run_ready()
     case = db.session.scalar(db.select(Case))
     worker = staff_token("caseworker@cfpb.example")
-    done = client.post(
-        f"/api/v1/cases/{case.reference}/actions",
-        json={"action": "resolve", "resolution": "The collector has stopped calling."},
-        headers=worker,
+    act(
+        client,
+        worker,
+        case.reference,
+        action="resolve",
+        resolution="The collector has stopped calling.",
     )
-    assert done.status_code == 200, done.get_json()
     run_ready()
     letter = db.session.scalar(db.select(OutboxItem).where(OutboxItem.kind == "survey_invitation"))
     assert letter.channel == "mail" and letter.state == "sent"

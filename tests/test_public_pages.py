@@ -11,7 +11,7 @@ from app.cases.models import Case
 from app.common.time import frozen_time
 from app.directory.models import Agency, ServiceStandard
 from app.extensions import db
-from tests.helpers import ny
+from tests.helpers import act, ny
 
 VALID = {
     "description": "Equifax shows a credit card account that is not mine.",
@@ -289,18 +289,13 @@ def test_track_by_email_ignores_case_and_lowercase_reference(client):
     assert b"Status" in r.data
 
 
-def _act(client, headers, reference, **action):
-    r = client.post(f"/api/v1/cases/{reference}/actions", json=action, headers=headers)
-    assert r.status_code == 200, r.json
-
-
 def test_track_shows_replies_and_met_promises_but_never_internal_notes(client, staff_token):
     headers = staff_token("caseworker@cfpb.example")
     with frozen_time(ny(2026, 11, 25, 10, 0)):
         reference = _filed(client)
     with frozen_time(ny(2026, 11, 27, 9, 0)):
-        _act(client, headers, reference, action="note", body="Internal: looks like identity theft.")
-        _act(client, headers, reference, action="reply", body="We have contacted Equifax for you.")
+        act(client, headers, reference, action="note", body="Internal: looks like identity theft.")
+        act(client, headers, reference, action="reply", body="We have contacted Equifax for you.")
         r = client.get("/track", query_string={"reference": reference, "contact": VALID["email"]})
     text = text_of(r.data)
     assert "Status Being worked on" in text
@@ -312,7 +307,7 @@ def test_track_shows_replies_and_met_promises_but_never_internal_notes(client, s
 def test_track_says_when_the_agency_waits_for_the_person(client, staff_token):
     reference = _filed(client)
     headers = staff_token("caseworker@cfpb.example")
-    _act(client, headers, reference, action="request_info", body="Which account is it?")
+    act(client, headers, reference, action="request_info", body="Which account is it?")
     r = client.get("/track", query_string={"reference": reference, "contact": VALID["email"]})
     text = text_of(r.data)
     assert "Status Waiting for information from you" in text

@@ -13,7 +13,7 @@ from app.common.time import frozen_time
 from app.extensions import db
 from app.notify.models import OutboxItem
 from app.sla.sweep import sweep
-from tests.helpers import NY, ny
+from tests.helpers import NY, act, ny
 
 WORKER = "caseworker@cfpb.example"
 SUPERVISOR = "supervisor@cfpb.example"
@@ -31,8 +31,7 @@ def _open(client, headers, assign: bool) -> Case:
     assert r.status_code == 201, r.json
     ref = r.json["reference"]
     if assign:
-        r = client.post(f"/api/v1/cases/{ref}/actions", json={"action": "assign"}, headers=headers)
-        assert r.status_code == 200, r.json
+        act(client, headers, ref, action="assign")
     return db.session.scalar(select(Case).where(Case.reference == ref))
 
 

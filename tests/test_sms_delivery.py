@@ -19,6 +19,7 @@ from app.notify.models import OutboxItem
 from app.notify.service import notify_customer
 from app.sms.models import SmsConversation
 from channels.reference import find_references
+from tests.helpers import act
 from tests.sms_support import (
     ACCOUNT_SID,
     AUTH_TOKEN,
@@ -47,12 +48,7 @@ def _open(client) -> Case:
 
 
 def _reply(client, staff_token, case, body="We have asked the bank for its records."):
-    response = client.post(
-        f"/api/v1/cases/{case.reference}/actions",
-        json={"action": "reply", "body": body},
-        headers=staff_token(CASEWORKER),
-    )
-    assert response.status_code == 200, response.get_json()
+    act(client, staff_token(CASEWORKER), case.reference, action="reply", body=body)
     db.session.expire_all()
     return db.session.scalars(db.select(OutboxItem).order_by(OutboxItem.id.desc())).first()
 

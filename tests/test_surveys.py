@@ -18,6 +18,7 @@ from app.staff.models import StaffUser
 from app.surveys import service as surveys
 from app.surveys.models import SurveyInvitation, SurveyResponse
 from channels.intake import Intake
+from tests.helpers import act
 
 CFPB_WORKER = "caseworker@cfpb.example"
 CFPB_SUPERVISOR = "supervisor@cfpb.example"
@@ -33,12 +34,7 @@ def file_and_resolve(client, headers, **extra) -> str:
         **extra,
     }
     ref = client.post("/api/v1/complaints", json=body).json["reference"]
-    r = client.post(
-        f"/api/v1/cases/{ref}/actions",
-        json={"action": "resolve", "resolution": "The bureau removed the debt."},
-        headers=headers,
-    )
-    assert r.status_code == 200, r.json
+    act(client, headers, ref, action="resolve", resolution="The bureau removed the debt.")
     return ref
 
 
@@ -151,12 +147,7 @@ def test_no_invitation_without_a_way_to_reach_them_or_twice_for_one_case(client,
         json={"action": "reopen", "reason": "Not fixed"},
         headers=headers,
     )
-    r = client.post(
-        f"/api/v1/cases/{ref}/actions",
-        json={"action": "resolve", "resolution": "Fixed now."},
-        headers=headers,
-    )
-    assert r.status_code == 200
+    act(client, headers, ref, action="resolve", resolution="Fixed now.")
     assert db.session.scalar(db.select(db.func.count(SurveyInvitation.id))) == 1
 
 

@@ -17,7 +17,7 @@ from app.notify.delivery import deliver, reconcile
 from app.notify.models import OutboxItem
 from app.sla.models import SlaClock
 from app.sla.sweep import sweep
-from tests.helpers import ny
+from tests.helpers import act, ny
 
 CFPB_WORKER = "caseworker@cfpb.example"
 
@@ -47,12 +47,6 @@ def outbox(ref: str | None = None, **where) -> list[OutboxItem]:
     for key, value in where.items():
         query = query.where(getattr(OutboxItem, key) == value)
     return list(db.session.scalars(query))
-
-
-def act(client, headers, ref, **body):
-    r = client.post(f"/api/v1/cases/{ref}/actions", json=body, headers=headers)
-    assert r.status_code == 200, r.json
-    return r.json
 
 
 # --- acknowledgments and updates, inline mode ---------------------------------------------
