@@ -12,6 +12,7 @@ from flask import Flask, request, session, url_for
 from flask_babel import Babel, get_locale, refresh
 
 from app.common.languages import LANGUAGES
+from app.directory import localized
 from channels.case_status import status_words
 
 TRANSLATIONS = Path(__file__).parent / "translations"
@@ -45,8 +46,9 @@ def init_babel(app: Flask) -> None:
     def _language() -> dict:
         return {"current_language": current_language, "other_language_url": other_language_url}
 
-    # A global, so the imported word macros (_words.html) can use it too.
+    # Globals, so the imported word macros (_words.html, _macros.html) can use them too.
     app.jinja_env.globals["case_status"] = case_status
+    app.jinja_env.globals["localized"] = page_localized
 
 
 def other_language_url(home: bool = False) -> tuple[str, str, str]:
@@ -65,3 +67,9 @@ def case_status(status: str) -> str:
     """A case's status in the same plain words an SMS or email STATUS answer uses."""
     words = status_words(status, current_language())
     return words[:1].upper() + words[1:]
+
+
+def page_localized(entity, field: str, lang: str | None = None):
+    """Templates' `localized(case.agency, "name")`: the directory's words in the page's
+    language."""
+    return localized(entity, field, lang or current_language())

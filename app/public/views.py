@@ -66,17 +66,10 @@ def _install_i18n(state) -> None:
     """Templates mark their words with _() and {% trans %}; until a translation catalogue is
     installed (Spanish is planned) they read as written."""
     env = state.app.jinja_env
-    env.globals["localized"] = _localized
     if "gettext" in env.globals:
         return  # a real translation layer (e.g. Flask-Babel) is already in place
     env.add_extension(InternationalizationExtension)
     env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
-
-
-def _localized(entity, field: str, lang: str | None = None):
-    """Templates' `localized(case.agency, "name")`: the directory's words in the page's
-    language (a global, so that imported macros see it too)."""
-    return localized(entity, field, lang or current_language())
 
 
 @bp.context_processor
