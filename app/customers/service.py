@@ -151,8 +151,3 @@ def contact_blocks(addresses: list[tuple[str, str]]) -> dict[tuple[str, str], st
             why = f"not sent: {words.get(status, status)}" + (f" ({reason})" if reason else "")
             blocked[address] = why
     return blocked
-
-
-def contact_block(channel: str, recipient: str) -> str | None:
-    """Why nothing may be sent to this address now (opted out, undeliverable), or None."""
-    return contact_blocks([(channel, recipient)]).get((channel, recipient))
