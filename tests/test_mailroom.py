@@ -174,15 +174,6 @@ def test_an_entry_with_a_bad_date_fails_alone(app, tmp_path):
     assert "received must be a date" in (drop / "failed" / "a.pdf.reason.txt").read_text()
 
 
-def test_a_file_claimed_by_another_processor_is_left_to_it(app, tmp_path):
-    drop = tmp_path / "drop"
-    _drop(drop, {"a.pdf": text_pdf(DEBT)})
-    (drop / "processing").mkdir()
-    (drop / "a.pdf").rename(drop / "processing" / "a.pdf")  # the other processor's claim
-    report = process_folder(drop, now=NOW)
-    assert report.opened == 0 and (drop / "processing" / "a.pdf").exists()
-
-
 @needs_ocr
 def test_a_poor_scan_goes_to_review_and_is_routed_after_correction(
     app, client, staff_token, tmp_path
