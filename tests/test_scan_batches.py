@@ -4,6 +4,7 @@ a killed run is finished by the next without doubles, the CLI sends what cron se
 from __future__ import annotations
 
 import fcntl
+import io
 import json
 import os
 import resource
@@ -257,3 +258,49 @@ def test_cli_intake_scans_sends_the_acknowledgment_letters_as_cron_does(app, tmp
     assert ack.kind == "acknowledgment" and ack.channel == "mail"
     assert ack.state == "sent"  # rendered to the print spool, waiting for a print batch
     assert letter_path(ack).is_file()
+
+
+def test_an_uploaded_bomb_fails_alone_with_its_reason(app, client, staff_token):
+    clerk = staff_token("triage@usagov.example")
+    got = client.post(
+        "/api/v1/mailroom/scans",
+        data={
+            "file": [
+                (io.BytesIO(fax_bomb_pdf(765_000, 990_000)), "giant.pdf"),
+                (io.BytesIO(text_pdf(HOUSING)), "housing.pdf"),
+            ]
+        },
+        headers=clerk,
+        content_type="multipart/form-data",
+    )
+    assert got.status_code == 201, got.get_json()
+    giant, housing = got.get_json()["results"]
+    assert giant["outcome"] == "failed" and "765,000 x 990,000 pixels" in giant["reason"]
+    assert housing["outcome"] == "case_opened"
+
+
+def test_the_drop_folder_job_may_outlast_a_slow_file():
+    """RQ's default job timeout (180 s) would kill a run in the middle of a file the reader
+    may take SCAN_TIMEOUT_SECONDS over, leaving it in processing/ again and again."""
+    from config import Config
+    from workers.jobs import SCAN_RUN_SECONDS
+    from workers.schedule import SCHEDULE
+
+    (job,) = [p for p in SCHEDULE if p.path == "workers.jobs.scan_drop_folder"]
+    assert job.timeout >= SCAN_RUN_SECONDS + Config.SCAN_TIMEOUT_SECONDS + 60
+
+
+def test_files_a_run_had_no_time_for_wait_with_their_manifest_for_the_next_run(app, tmp_path):
+    drop = tmp_path / "drop"
+    _drop(
+        drop,
+        {"a.pdf": text_pdf(DEBT), "b.pdf": text_pdf(HOUSING)},
+        {"files": [{"file": "a.pdf", "received": "2026-11-24"}, {"file": "b.pdf"}]},
+    )
+    report = process_folder(drop, now=NOW, budget_seconds=0)  # out of time at once
+    assert (report.opened, report.left) == (0, 2), report.lines
+    assert _names(drop) == ["a.pdf", "b.pdf", "manifest.json", "processing"]
+    report = process_folder(drop, now=NOW)
+    assert (report.opened, report.failed) == (2, 0), report.lines
+    assert _rows()["a.pdf"].case.received_at == datetime(2026, 11, 24, tzinfo=NY)
+    assert _names(drop / "done") == ["a.pdf", "b.pdf", "manifest.json"]
