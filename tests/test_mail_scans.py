@@ -292,3 +292,26 @@ def test_a_reader_that_takes_too_long_is_stopped_with_the_reason():
     with pytest.raises(ScanError, match="longer than 2 seconds"):
         read_in_child(multipage_tiff([speckled] * 12), Limits(timeout_seconds=2))
     assert time.monotonic() - started < 15
+
+
+def test_the_child_reader_gets_no_credentials(monkeypatch):
+    """A decoder exploited by a hostile scan finds no database URL or secret in its
+    environment (the reader needs none)."""
+    import subprocess
+
+    from channels.mail_scans import sandbox
+
+    monkeypatch.setenv("DATABASE_URL", "postgresql://app:hunter2@db/redress")
+    monkeypatch.setenv("SECRET_KEY", "s3cret")
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", "tok")
+    seen = {}
+    real_popen = subprocess.Popen
+
+    def spy(args, **kwargs):
+        seen.update(kwargs["env"])
+        return real_popen(args, **kwargs)
+
+    monkeypatch.setattr(sandbox.subprocess, "Popen", spy)
+    read_in_child(text_pdf(LETTER), Limits())
+    assert not {"DATABASE_URL", "SECRET_KEY", "TWILIO_AUTH_TOKEN"} & set(seen)
+    assert seen["OMP_THREAD_LIMIT"] == "1" and seen["PATH"] == os.environ["PATH"]

@@ -76,6 +76,8 @@ def _take_back_abandoned(work: Path, folder: Path) -> None:
     if not work.is_dir():
         return
     for path in work.iterdir():
+        if not path.is_file():
+            continue
         try:
             fd = os.open(path, os.O_RDONLY)
         except OSError:

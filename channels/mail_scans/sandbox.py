@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -27,6 +28,8 @@ from channels.mail_scans.extract import MAX_PIXELS, ScanError, ScanText, extract
 
 # Where `channels` lives, so the child imports this very code whatever its working directory.
 _ROOT = str(Path(__file__).resolve().parents[2])
+# The child reads strangers' files with C decoders: it gets no credentials it has no use for.
+_SECRET = re.compile(r"SECRET|TOKEN|PASSWORD|PASSWD|KEY|_URL$|_URI$|DSN", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -40,11 +43,11 @@ def read_in_child(data: bytes, limits: Limits, *, ocr: bool = True) -> ScanText:
     """`extract(data)` in a child process; ScanError for what cannot be read within the
     limits, as for any unreadable file."""
     settings = {"max_pixels": limits.max_pixels, "memory_mb": limits.memory_mb, "ocr": ocr}
-    env = {
-        **os.environ,
-        "OMP_THREAD_LIMIT": "1",  # see extract.py
-        "PYTHONPATH": os.pathsep.join(p for p in (_ROOT, os.environ.get("PYTHONPATH")) if p),
-    }
+    env = {k: v for k, v in os.environ.items() if not _SECRET.search(k)}
+    env.update(
+        OMP_THREAD_LIMIT="1",  # see extract.py
+        PYTHONPATH=os.pathsep.join(p for p in (_ROOT, os.environ.get("PYTHONPATH")) if p),
+    )
     child = subprocess.Popen(  # noqa: S603 - this interpreter and this module
         [sys.executable, "-m", __name__, json.dumps(settings)],
         stdin=subprocess.PIPE,
