@@ -4,9 +4,11 @@ with speckle noise and a slight skew; PDFs with and without a text layer."""
 from __future__ import annotations
 
 import io
+import json
 import random
 import struct
 import zlib
+from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
@@ -38,6 +40,15 @@ def render_page(
     page = page.rotate(skew, resample=Image.BICUBIC, expand=False, fillcolor=255)
     page.info["dpi"] = (dpi, dpi)
     return page
+
+
+def drop_files(folder: Path, files: dict[str, bytes], manifest: dict | None = None) -> None:
+    """Files put in a mailroom drop folder, with the batch manifest when one is given."""
+    folder.mkdir(exist_ok=True)
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+    if manifest is not None:
+        (folder / "manifest.json").write_text(json.dumps(manifest))
 
 
 def image_bytes(page: Image.Image, kind: str = "PNG") -> bytes:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 import os
 import unicodedata
 from datetime import UTC, datetime
@@ -20,6 +19,7 @@ from app.mailroom.drop import process_folder
 from app.notify.models import OutboxItem
 from channels.mail_scans.extract import ocr_available
 from tests.helpers import NY, SHARED_DATA, act
+from tests.scans import drop_files as _drop
 from tests.scans import image_bytes, image_only_pdf, render_page, text_pdf
 
 needs_ocr = pytest.mark.skipif(
@@ -49,14 +49,6 @@ Albany, NY 12207"""
 def _case(row_or_ref) -> Case:
     ref = row_or_ref if isinstance(row_or_ref, str) else row_or_ref.case.reference
     return db.session.scalar(db.select(Case).where(Case.reference == ref))
-
-
-def _drop(folder, files: dict[str, bytes], manifest: dict | None = None):
-    folder.mkdir(exist_ok=True)
-    for name, data in files.items():
-        (folder / name).write_bytes(data)
-    if manifest is not None:
-        (folder / "manifest.json").write_text(json.dumps(manifest))
 
 
 @needs_ocr

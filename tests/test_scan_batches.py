@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import fcntl
 import io
-import json
 import os
 import resource
 import shutil
@@ -27,6 +26,7 @@ from app.mailroom.letters import letter_path
 from app.notify.models import OutboxItem
 from channels.mail_scans.extract import ocr_available
 from tests.helpers import NY
+from tests.scans import drop_files as _drop
 from tests.scans import fax_bomb_pdf, fax_pdf, jbig2_pdf, render_page, text_pdf
 
 needs_ocr = pytest.mark.skipif(
@@ -48,14 +48,6 @@ HOUSING = """To whom it may concern,
 My landlord refused to rent an apartment to me because
 I use a wheelchair. He said the building is not for disabled people.
 Robert Chen"""
-
-
-def _drop(folder: Path, files: dict[str, bytes], manifest: dict | None = None) -> None:
-    folder.mkdir(exist_ok=True)
-    for name, data in files.items():
-        (folder / name).write_bytes(data)
-    if manifest is not None:
-        (folder / "manifest.json").write_text(json.dumps(manifest))
 
 
 def _rows() -> dict[str, InboundMessage]:
