@@ -20,8 +20,9 @@ $(STAMP): pyproject.toml | $(BIN)/python
 assets: $(STAMP)
 	@$(BIN)/python -m app.public.assets
 
-# Scanned letters are read with Debian's Tesseract. Installed when we may (root with apt);
-# without it the app still runs and image scans wait in the review queue, saying why.
+# Scanned letters are read with Debian's Tesseract, and JBIG2 images (copiers' compact PDFs)
+# decoded with Debian's jbig2dec. Installed when we may (root with apt); without them the app
+# still runs and those scans wait in the review queue, saying why.
 ocr:
 	@command -v tesseract >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
@@ -30,6 +31,14 @@ ocr:
 	      || echo "Could not install tesseract-ocr: scanned images will wait in the review queue."; \
 	  else \
 	    echo "Tesseract is not installed (sudo apt-get install tesseract-ocr): scanned images will wait in the review queue."; \
+	  fi; }
+	@command -v jbig2dec >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "Installing jbig2dec for JBIG2-compressed scans"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq jbig2dec >/dev/null) \
+	      || echo "Could not install jbig2dec: JBIG2 scans will wait in the review queue."; \
+	  else \
+	    echo "jbig2dec is not installed (sudo apt-get install jbig2dec): JBIG2 scans will wait in the review queue."; \
 	  fi; }
 
 db: $(STAMP)

@@ -57,6 +57,12 @@ class Config:
     EMAIL_MAX_ATTACHMENT_BYTES = int(_env("EMAIL_MAX_ATTACHMENT_BYTES", str(10 * 1024 * 1024)))
     EMAIL_SENDER_LIMIT = int(_env("EMAIL_SENDER_LIMIT", "20"))
     SCAN_DROP_DIR = _env("SCAN_DROP_DIR")
+    # Each scan is read in a child process, so one bad file fails alone: the most pixels a
+    # page may hold (checked before decoding), the child's memory (MB, per process of the
+    # reader) and its time for the whole file (docs/paper-mail.md).
+    SCAN_MAX_PIXELS = int(_env("SCAN_MAX_PIXELS", "50000000"))
+    SCAN_MEMORY_MB = int(_env("SCAN_MEMORY_MB", "1024"))
+    SCAN_TIMEOUT_SECONDS = float(_env("SCAN_TIMEOUT_SECONDS", "300"))
     ATTACHMENT_DIR = _env("ATTACHMENT_DIR", str(INSTANCE_DIR / "attachments"))
     # Paper mail: the return address printed on letters (shows in the envelope's upper
     # window), where rendered letters wait to be printed, and the mailroom's time zone (a

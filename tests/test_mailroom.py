@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 import os
 import unicodedata
 from datetime import UTC, datetime
@@ -20,6 +19,7 @@ from app.mailroom.drop import process_folder
 from app.notify.models import OutboxItem
 from channels.mail_scans.extract import ocr_available
 from tests.helpers import NY, SHARED_DATA, act
+from tests.scans import drop_files as _drop
 from tests.scans import image_bytes, image_only_pdf, render_page, text_pdf
 
 needs_ocr = pytest.mark.skipif(
@@ -49,14 +49,6 @@ Albany, NY 12207"""
 def _case(row_or_ref) -> Case:
     ref = row_or_ref if isinstance(row_or_ref, str) else row_or_ref.case.reference
     return db.session.scalar(db.select(Case).where(Case.reference == ref))
-
-
-def _drop(folder, files: dict[str, bytes], manifest: dict | None = None):
-    folder.mkdir(exist_ok=True)
-    for name, data in files.items():
-        (folder / name).write_bytes(data)
-    if manifest is not None:
-        (folder / "manifest.json").write_text(json.dumps(manifest))
 
 
 @needs_ocr
@@ -172,15 +164,6 @@ def test_an_entry_with_a_bad_date_fails_alone(app, tmp_path):
     report = process_folder(drop, now=NOW)
     assert (report.opened, report.failed) == (1, 1)
     assert "received must be a date" in (drop / "failed" / "a.pdf.reason.txt").read_text()
-
-
-def test_a_file_claimed_by_another_processor_is_left_to_it(app, tmp_path):
-    drop = tmp_path / "drop"
-    _drop(drop, {"a.pdf": text_pdf(DEBT)})
-    (drop / "processing").mkdir()
-    (drop / "a.pdf").rename(drop / "processing" / "a.pdf")  # the other processor's claim
-    report = process_folder(drop, now=NOW)
-    assert report.opened == 0 and (drop / "processing" / "a.pdf").exists()
 
 
 @needs_ocr

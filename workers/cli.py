@@ -96,7 +96,11 @@ def cron(once: bool) -> None:
         scheduler = CronScheduler(connection=_connection())
         for item in SCHEDULE:
             scheduler.register(
-                resolve(item.path), queue_name=item.queue, interval=item.interval, cron=item.cron
+                resolve(item.path),
+                queue_name=item.queue,
+                interval=item.interval,
+                cron=item.cron,
+                job_timeout=item.timeout,
             )
         click.echo(f"Scheduling {len(SCHEDULE)} periodic jobs on Redis.")
         scheduler.start()

@@ -100,10 +100,16 @@ def process_inbound(inbound_id: int) -> str:
     return process(inbound_id)
 
 
+# The drop-folder job starts no new file after this long (the rest wait a minute for the
+# next run), so it keeps within its RQ timeout (workers/schedule.py) with a file of up to
+# SCAN_TIMEOUT_SECONDS in progress, and leaves the intake queue to email and texts between runs.
+SCAN_RUN_SECONDS = 240
+
+
 @job
 def scan_drop_folder() -> dict:
-    """Process the mailroom drop folder, when one is configured (OCR runs single-threaded:
-    see channels.mail_scans.extract)."""
+    """Process the mailroom drop folder, when one is configured (each file is read in a child
+    process with limits: see channels.mail_scans.sandbox)."""
     from pathlib import Path
 
     from flask import current_app
@@ -113,12 +119,13 @@ def scan_drop_folder() -> dict:
     folder = current_app.config.get("SCAN_DROP_DIR")
     if not folder or not Path(folder).is_dir():
         return {"skipped": "SCAN_DROP_DIR is not set or not a folder"}
-    report = process_folder(Path(folder))
+    report = process_folder(Path(folder), budget_seconds=SCAN_RUN_SECONDS)
     return {
         "opened": report.opened,
         "review": report.review,
         "duplicates": report.duplicates,
         "failed": report.failed,
+        "left": report.left,
     }
 
 

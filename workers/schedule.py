@@ -11,6 +11,7 @@ class Periodic:
     queue: str
     interval: int | None = None  # seconds
     cron: str | None = None  # crontab expression, server local time
+    timeout: int | None = None  # seconds a run may take (RQ's default: 180)
 
 
 SCHEDULE = (
@@ -19,6 +20,7 @@ SCHEDULE = (
     Periodic("workers.jobs.nightly_rollup", "default", cron="15 2 * * *"),
     # The published figures on /standards and GET /api/v1/performance.
     Periodic("workers.jobs.publish_performance", "default", interval=3600),
-    # The mailroom drop folder (SCAN_DROP_DIR); does nothing when it is not set.
-    Periodic("workers.jobs.scan_drop_folder", "intake", interval=60),
+    # The mailroom drop folder (SCAN_DROP_DIR); does nothing when it is not set. A run starts
+    # files for 4 minutes, each read within SCAN_TIMEOUT_SECONDS (keep that under 25 minutes).
+    Periodic("workers.jobs.scan_drop_folder", "intake", interval=60, timeout=30 * 60),
 )

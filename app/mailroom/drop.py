@@ -1,12 +1,21 @@
 """The mailroom drop folder: each scan stored (hashed) before it is read, then moved to
-`done/` or `failed/` with a reason file beside it. Never deletes; two processors may run
-at once (a file is claimed by an atomic rename)."""
+`done/` or `failed/` with a reason file beside it. Never deletes.
+
+Crash-safe: a processor claims a file by locking it (flock) and renaming it into
+`processing/`, and holds the lock until the file is in `done/` or `failed/`. Two processors
+may run at once; a file in `processing/` that nobody holds belongs to a run that died, and
+the next run takes it back at once (the inbound store's dedupe makes a second read safe).
+"""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import logging
 import os
+import re
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,12 +24,14 @@ from app.common.time import utcnow
 from app.extensions import db
 from app.inbound import service as inbound
 from app.inbound.models import DONE, InboundMessage
+from app.jobs import run_ready
 from channels.mail_scans.manifest import Manifest, ManifestError, parse_manifest
 
 log = logging.getLogger(__name__)
 
 SCAN_SUFFIXES = {".pdf", ".png", ".tif", ".tiff", ".jpg", ".jpeg"}
-# A file left in processing/ this long belongs to a processor that died: take it back.
+# Where files cannot be locked (some network shares), a file left in processing/ this long
+# belongs to a processor that died.
 STALE_SECONDS = 30 * 60
 
 
@@ -30,6 +41,7 @@ class FolderReport:
     review: int = 0
     duplicates: int = 0
     failed: int = 0
+    left: int = 0  # not started within the run's time budget: the next run takes them
     lines: list[str] = field(default_factory=list)
 
 
@@ -47,23 +59,89 @@ def _move(path: Path, folder: Path, reason: str | None = None) -> Path:
     return target
 
 
-def _reclaim_stale(work: Path, folder: Path) -> None:
+def _lock(fd: int) -> bool | None:
+    """Take the file's lock without waiting: True, False (another processor holds it), or
+    None where the file system cannot lock (the rename alone is then the claim)."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    except OSError:
+        return None
+    return True
+
+
+def _take_back_abandoned(work: Path, folder: Path) -> None:
+    """Files in processing/ that no live processor holds go back into the folder."""
     if not work.is_dir():
         return
-    cutoff = datetime.now(UTC).timestamp() - STALE_SECONDS
     for path in work.iterdir():
-        if path.is_file() and path.stat().st_mtime < cutoff:
-            try:
-                os.replace(path, folder / path.name)
-            except OSError:
+        if not path.is_file():
+            continue
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:
+            continue
+        try:
+            locked = _lock(fd)
+            stale = path.stat().st_mtime < time.time() - STALE_SECONDS
+            if locked or (locked is None and stale):
+                _move(path, folder)
+        except OSError:
+            continue
+        finally:
+            os.close(fd)  # releases the lock
+
+
+def _claim(path: Path, work: Path) -> tuple[Path, int] | None:
+    """Lock the file, then rename it into processing/: only one processor gets it. Returns
+    the claimed path and the open descriptor holding the lock (close it when done)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        if _lock(fd) is False:
+            raise BlockingIOError
+        claimed = work / path.name
+        if os.stat(path).st_ino != os.fstat(fd).st_ino or claimed.exists():
+            raise FileExistsError  # replaced meanwhile, or a same-named letter in progress
+        os.replace(path, claimed)
+    except OSError:
+        os.close(fd)
+        return None
+    return claimed, fd
+
+
+def _handled_since(folder: Path, since: float) -> frozenset[str]:
+    """The names (as dropped) of files moved to done/ or failed/ at or after `since`, and of
+    those in processing/ now: a manifest's entries for them were taken care of."""
+    names = set()
+    for sub in ("done", "failed", "processing"):
+        place = folder / sub
+        if not place.is_dir():
+            continue
+        for path in place.iterdir():
+            if path.name.endswith(".reason.txt"):
                 continue
+            with contextlib.suppress(OSError):
+                if sub == "processing" or path.stat().st_ctime >= since:
+                    names.add(path.name)
+                    # _move's "-N" for a name already taken there
+                    names.add(re.sub(r"-\d+(\.[^.]*)?$", r"\1", path.name))
+    return frozenset(names)
 
 
-def process_folder(folder: Path, now: datetime | None = None) -> FolderReport:
+def process_folder(
+    folder: Path, now: datetime | None = None, *, budget_seconds: float | None = None
+) -> FolderReport:
+    """Turn the folder's scans into cases. With `budget_seconds`, no file is started after
+    that long (the rest wait for the next run), so a periodic job ends in bounded time."""
     folder = folder.resolve()
     done, failed, work = folder / "done", folder / "failed", folder / "processing"
     report = FolderReport()
-    _reclaim_stale(work, folder)
+    deadline = None if budget_seconds is None else time.monotonic() + budget_seconds
+    _take_back_abandoned(work, folder)
     files = sorted(
         p
         for p in folder.iterdir()
@@ -74,10 +152,14 @@ def process_folder(folder: Path, now: datetime | None = None) -> FolderReport:
     names = {p.name for p in scans}
     manifest = Manifest(batch=None, entries={})
     entry_problems: dict[str, str] = {}
+    named: dict[Path, set[str]] = {}
     for path in manifests:
         try:
             parsed, problems = parse_manifest(
-                path.read_bytes(), present=names, today=(now or utcnow()).date()
+                path.read_bytes(),
+                present=names,
+                today=(now or utcnow()).date(),
+                handled=_handled_since(folder, path.stat().st_mtime),
             )
         except ManifestError as exc:
             # Without a trustworthy manifest the received dates would be wrong: hold the
@@ -90,20 +172,33 @@ def process_folder(folder: Path, now: datetime | None = None) -> FolderReport:
                 report.failed += 1
                 report.lines.append(f"failed  {scan.name}: held back with its batch manifest")
             return report
+        report.lines.extend(
+            f"skipped {name}: already in done/ or failed/, or being read" for name in parsed.skipped
+        )
         manifest.entries.update({k: (v, parsed.batch) for k, v in parsed.entries.items()})
         entry_problems.update(problems)
+        named[path] = set(parsed.entries) | set(problems)
     work.mkdir(exist_ok=True)
     for path in scans:
-        claimed = work / path.name
-        try:
-            os.replace(path, claimed)  # the claim: only one processor wins the rename
-        except FileNotFoundError:
+        if deadline is not None and time.monotonic() > deadline:
+            report.left = sum(1 for p in scans if p.exists())
+            report.lines.append(f"{report.left} scan(s) left for the next run")
+            break
+        claim = _claim(path, work)
+        if claim is None:
             continue
-        line = _one(claimed, manifest, entry_problems, folder, now, report)
-        report.lines.append(line)
-    for path in manifests:
-        if path.exists():
-            _move(path, done)
+        claimed, fd = claim
+        try:
+            report.lines.append(_one(claimed, manifest, entry_problems, folder, now, report))
+        finally:
+            os.close(fd)  # the file is in done/ or failed/ now (or, after a crash, in processing/)
+        run_ready()  # its acknowledgment goes out now, as after any intake (cron and CLI alike)
+    for path, wanted in named.items():
+        # Kept while any file it names waits here or is being read: the next run needs it.
+        waiting = any((folder / n).exists() or (work / n).exists() for n in wanted)
+        if not waiting:
+            with contextlib.suppress(FileNotFoundError):  # another processor moved it first
+                _move(path, done)
     return report
 
 

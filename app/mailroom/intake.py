@@ -13,8 +13,9 @@ from app.common.time import parse_iso
 from app.inbound.models import InboundMessage
 from app.inbound.service import Rejected, record
 from channels.intake import Intake
-from channels.mail_scans.extract import ScanError, extract
+from channels.mail_scans.extract import ScanError
 from channels.mail_scans.letter_text import find_contacts, zip_of
+from channels.mail_scans.sandbox import Limits, read_in_child
 
 # Below these a person reads the letter before it is routed (rather than misrouting it).
 MIN_CONFIDENCE = 65.0
@@ -35,7 +36,18 @@ def received_time(meta: dict) -> tuple[datetime, str]:
     return None, "scan_time"
 
 
+def read_limits() -> Limits:
+    config = current_app.config
+    return Limits(
+        max_pixels=config["SCAN_MAX_PIXELS"],
+        memory_mb=config["SCAN_MEMORY_MB"],
+        timeout_seconds=config["SCAN_TIMEOUT_SECONDS"],
+    )
+
+
 def review_reason(scan) -> str | None:
+    if scan.problems:  # pages left unread, and why: never "0 characters"
+        return " ".join(scan.problems)
     if scan.ocr_missing:
         return "OCR is not installed on this server, so nobody has read this scan yet."
     text = scan.text.strip()
@@ -49,7 +61,7 @@ def review_reason(scan) -> str | None:
 def process(row: InboundMessage, now: datetime) -> None:
     meta = dict(row.meta or {})
     try:
-        scan = extract(row.raw)
+        scan = read_in_child(row.raw, read_limits())  # a bad file fails here, alone
     except ScanError as exc:
         raise Rejected(str(exc)) from None
     text = scan.text.strip()

@@ -1,16 +1,24 @@
 """Text from a scanned letter: a PDF's text layer where it has one, Tesseract OCR otherwise.
 
-Every failure a mailroom clerk can act on is a ScanError with a plain reason. OCR that is
-not installed is not an error: the pages come back empty with `ocr_missing` set, and the
-letter waits for a person to read it.
+Every failure a mailroom clerk can act on is a ScanError with a plain reason. A tool that is
+not installed (Tesseract, jbig2dec) is not an error: those pages come back unread, with the
+reason in `problems` (or `ocr_missing`), and the letter waits for a person to read it.
+
+No page is decoded before its declared size is checked against `max_pixels`, and no page is
+enlarged past reason: a fax's missing resolution once read as 1 dpi and scaled a page x300.
+This module still trusts the decoders; `sandbox` runs it in a child with a memory limit.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
+import math
 import os
 import shutil
-from dataclasses import dataclass, field
+import warnings
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
 
 # Tesseract's own threads thrash on small machines (2 s a page with one thread, 15 s or more
 # without): set before pytesseract starts the tesseract process, which inherits it.
@@ -23,6 +31,14 @@ MIN_TEXT_LAYER_CHARS = 25
 OCR_DPI = 300
 # A page Tesseract cannot finish in this long (heavy noise, a photo) is left for a person.
 OCR_TIMEOUT_SECONDS = 45
+# The most pixels one page may hold, checked before decoding: a letter or legal page at
+# 600 dpi (SCAN_MAX_PIXELS overrides it).
+MAX_PIXELS = 50_000_000
+# A resolution outside this range is a missing or wrong value, not a scanner's: treated as
+# unknown (CCITT fax images in PDFs and TIFFs without resolution tags say 1 dpi).
+PLAUSIBLE_DPI = (70, 1200)
+# Enlarging a low-resolution page for OCR stops here (a legal page at 300 dpi is 10.7 M).
+UPSCALE_MAX_PIXELS = 12_000_000
 
 
 class ScanError(Exception):
@@ -42,6 +58,16 @@ class ScanText:
     kind: str  # pdf | png | tiff | jpeg
     pages: list[PageText] = field(default_factory=list)
     ocr_missing: bool = False
+    # Why pages were left unread, for the reviewer ("Page 2 is a JBIG2 image and ...").
+    problems: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ScanText:
+        pages = [PageText(**page) for page in data["pages"]]
+        return cls(data["kind"], pages, data["ocr_missing"], list(data["problems"]))
 
     @property
     def text(self) -> str:
@@ -76,7 +102,12 @@ def ocr_available() -> bool:
     return shutil.which(os.environ.get("TESSERACT_CMD", "tesseract")) is not None
 
 
-def extract(data: bytes, *, ocr: bool = True) -> ScanText:
+def jbig2dec_path() -> str | None:
+    """Debian's jbig2dec, which pypdf runs to decode JBIG2 images (copiers' compact PDFs)."""
+    return shutil.which(os.environ.get("JBIG2DEC_CMD", "jbig2dec"))
+
+
+def extract(data: bytes, *, ocr: bool = True, max_pixels: int = MAX_PIXELS) -> ScanText:
     """All the text of a scan, page by page. Raises ScanError for what cannot be read."""
     if not data:
         raise ScanError("The file is empty (0 bytes); scan the letter again.")
@@ -86,47 +117,86 @@ def extract(data: bytes, *, ocr: bool = True) -> ScanText:
     if kind is None:
         raise ScanError("This is not a PDF, PNG, TIFF or JPEG file; scan to one of those types.")
     if kind == "pdf":
-        return _from_pdf(data, ocr=ocr)
-    return _from_image(data, kind, ocr=ocr)
+        return _from_pdf(data, ocr=ocr, max_pixels=max_pixels)
+    return _from_image(data, kind, ocr=ocr, max_pixels=max_pixels)
 
 
-def _open_images(data: bytes):
+def _check_pixels(width: int, height: int, max_pixels: int, where: str) -> None:
+    if width * height > max_pixels:
+        raise ScanError(
+            f"{where} is an image of {width:,} x {height:,} pixels "
+            f"({width * height / 1e6:,.0f} million pixels); the limit is "
+            f"{max_pixels / 1e6:,.0f} million. Scan the letter again at 300 dpi."
+        )
+
+
+def _images(data: bytes, max_pixels: int) -> Iterator:
+    """Each page of an image file, decoded only after its size is checked."""
     from PIL import Image, UnidentifiedImageError
 
     try:
-        image = Image.open(io.BytesIO(data))
-        frames = getattr(image, "n_frames", 1)
+        with warnings.catch_warnings():  # Pillow's bomb warning: the size is checked below
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))  # reads the header, not the pixels
+            frames = getattr(image, "n_frames", 1)
+    except Image.DecompressionBombError:
+        raise ScanError(
+            f"The image is larger than {max_pixels / 1e6:,.0f} million pixels; "
+            "scan the letter again at 300 dpi."
+        ) from None
     except (UnidentifiedImageError, OSError, ValueError) as exc:
         raise ScanError(
             f"The image file is damaged and cannot be opened ({exc.__class__.__name__})."
         ) from None
     if frames > MAX_PAGES:
         raise ScanError(f"The scan has {frames} pages; the limit is {MAX_PAGES}. Split it.")
-    pages = []
     for index in range(frames):
         try:
             image.seek(index)
+            _check_pixels(*image.size, max_pixels, f"Page {index + 1}")
             image.load()
         except (OSError, ValueError, EOFError) as exc:
             raise ScanError(
                 f"Page {index + 1} of the image is damaged ({exc.__class__.__name__})."
             ) from None
-        pages.append(image.copy())
-    return pages
+        yield image
 
 
-def _from_image(data: bytes, kind: str, *, ocr: bool) -> ScanText:
+def _from_image(data: bytes, kind: str, *, ocr: bool, max_pixels: int) -> ScanText:
     result = ScanText(kind=kind)
-    images = _open_images(data)
-    if not ocr or not ocr_available():
-        result.ocr_missing = not ocr_available()
-        result.pages = [PageText(i + 1, "", "none") for i in range(len(images))]
-        return result
-    result.pages = [ocr_page(image, i + 1) for i, image in enumerate(images)]
+    can_ocr = ocr and ocr_available()
+    for number, image in enumerate(_images(data, max_pixels), start=1):
+        # One page in memory at a time: a 40-page TIFF is read page by page.
+        result.pages.append(ocr_page(image, number) if can_ocr else PageText(number, "", "none"))
+    result.ocr_missing = not ocr_available()
     return result
 
 
-def _from_pdf(data: bytes, *, ocr: bool) -> ScanText:
+@contextlib.contextmanager
+def _pdf_limits(max_pixels: int):
+    """pypdf's own decoding limits, sized to our pixel cap (its defaults would refuse a
+    600-dpi colour page), and the jbig2dec it should run."""
+    from pypdf import apply_configuration
+
+    budget = max(75_000_000, 4 * max_pixels)  # bytes: four per pixel (RGBA, CMYK)
+    with apply_configuration(
+        jbig2dec_binary=jbig2dec_path(),
+        image_maximum_buffer_size=budget,
+        zlib_maximum_output_length=budget,
+        lzw_maximum_output_length=budget,
+        run_length_maximum_output_length=budget,
+        jbig2_maximum_output_length=budget,
+        stream_decoding_work_maximum_length=max(300_000_000, 2 * budget),
+    ):
+        yield
+
+
+def _from_pdf(data: bytes, *, ocr: bool, max_pixels: int) -> ScanText:
+    with _pdf_limits(max_pixels):
+        return _read_pdf(data, ocr=ocr, max_pixels=max_pixels)
+
+
+def _read_pdf(data: bytes, *, ocr: bool, max_pixels: int) -> ScanText:
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
 
@@ -161,7 +231,11 @@ def _from_pdf(data: bytes, *, ocr: bool) -> ScanText:
         if len(text.strip()) >= MIN_TEXT_LAYER_CHARS:
             result.pages.append(PageText(number, text, "text_layer"))
             continue
-        images = _page_images(page)
+        images, problem = _page_images(page, number, max_pixels)
+        if problem:
+            result.problems.append(problem)
+            result.pages.append(PageText(number, text, "none"))
+            continue
         if not images:
             result.pages.append(PageText(number, text, "text_layer" if text.strip() else "none"))
             continue
@@ -170,7 +244,7 @@ def _from_pdf(data: bytes, *, ocr: bool) -> ScanText:
             result.pages.append(PageText(number, text, "none"))
             continue
         # A scanned page is one full-page image; several strips are read in order.
-        parts = [ocr_page(image, number) for image in images]
+        parts = [ocr_page(_with_dpi(image, page), number) for image in images]
         joined = "\n".join(p.text for p in parts if p.text.strip())
         weights = [len(p.text) for p in parts]
         conf = (
@@ -182,18 +256,99 @@ def _from_pdf(data: bytes, *, ocr: bool) -> ScanText:
     return result
 
 
-def _page_images(page) -> list:
+def _declared_images(owner, depth: int = 0, seen: set | None = None) -> Iterator[tuple]:
+    """(width, height, filters) of each image a page (or a form on it) declares, read from
+    the dictionaries without decoding anything."""
+    seen = set() if seen is None else seen
+    resources = owner.get("/Resources")
+    resources = resources.get_object() if resources is not None else None
+    xobjects = resources.get("/XObject") if hasattr(resources, "get") else None
+    xobjects = xobjects.get_object() if xobjects is not None else None
+    if not hasattr(xobjects, "items") or depth > 8:
+        return
+    for _name, ref in xobjects.items():
+        obj = ref.get_object()
+        if id(obj) in seen or not hasattr(obj, "get"):
+            continue
+        seen.add(id(obj))
+        if obj.get("/Subtype") == "/Image":
+            filters = obj.get("/Filter")
+            filters = filters.get_object() if filters is not None else []
+            names = [str(f) for f in filters] if isinstance(filters, list) else [str(filters)]
+            yield int(obj.get("/Width", 0)), int(obj.get("/Height", 0)), names
+        elif obj.get("/Subtype") == "/Form":
+            yield from _declared_images(obj, depth + 1, seen)
+
+
+def _page_images(page, number: int, max_pixels: int) -> tuple[list, str | None]:
+    """The page's images, decoded only after their declared size is checked. A page that
+    cannot be decoded comes back with the reason (for the reviewer), never as "no text"."""
+    from PIL.Image import DecompressionBombError
+    from pypdf.errors import DependencyError, LimitReachedError
+
+    where = f"Page {number}"
     try:
-        return [item.image for item in page.images if item.image is not None]
-    except Exception:  # noqa: BLE001 - unsupported image filters: nothing to OCR
-        return []
+        declared = list(_declared_images(page))
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise ScanError(f"{where} of the PDF is damaged ({exc.__class__.__name__}).") from None
+    for width, height, _filters in declared:
+        _check_pixels(width, height, max_pixels, where)
+    total = sum(w * h for w, h, _ in declared)
+    if total > max_pixels:
+        raise ScanError(
+            f"{where} holds {len(declared)} images of {total / 1e6:,.0f} million pixels in all; "
+            f"the limit is {max_pixels / 1e6:,.0f} million. Scan the letter again at 300 dpi."
+        )
+    if any("/JBIG2Decode" in filters for _, _, filters in declared) and not jbig2dec_path():
+        return [], (
+            f"{where} is a JBIG2 image and jbig2dec is not installed on this server, "
+            "so nobody has read it yet."
+        )
+    try:
+        images = [item.image for item in page.images if item.image is not None]
+    except (LimitReachedError, DecompressionBombError):
+        raise ScanError(
+            f"{where} holds an image too large to decode; scan the letter again at 300 dpi."
+        ) from None
+    except DependencyError as exc:
+        return [], f"{where} could not be decoded on this server ({exc}); open the scan to read it."
+    except MemoryError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - pypdf and Pillow raise many kinds here
+        name = exc.__class__.__name__
+        return [], f"{where}'s image could not be decoded ({name}); open the scan to read it."
+    for image in images:  # inline images have no dictionary to check beforehand
+        _check_pixels(*image.size, max_pixels, where)
+    return images, None
+
+
+def _plausible_dpi(value) -> float | None:
+    try:
+        dpi = float(value[0] if isinstance(value, tuple | list) else value)
+    except (TypeError, ValueError, IndexError, ZeroDivisionError):
+        return None
+    low, high = PLAUSIBLE_DPI
+    return dpi if low <= dpi <= high else None
+
+
+def _with_dpi(image, page):
+    """A PDF image's resolution from the page it fills when its own is missing or silly."""
+    if _plausible_dpi(image.info.get("dpi")):
+        return image
+    try:
+        inches = float(page.mediabox.width) / 72
+        dpi = _plausible_dpi(image.width / inches)
+    except (ValueError, ZeroDivisionError, TypeError):
+        dpi = None
+    image.info["dpi"] = (dpi, dpi) if dpi else (0, 0)  # 0: unknown, read as it is
+    return image
 
 
 def ocr_page(image, number: int) -> PageText:
     """OCR one page image; upright it first when Tesseract's orientation check says so."""
     import pytesseract
 
-    image = _prepare(image)
+    image = prepare_for_ocr(image)
     page = _ocr(image, number)
     if page.confidence is not None and page.confidence >= 70:
         return page
@@ -211,13 +366,17 @@ def ocr_page(image, number: int) -> PageText:
     return page
 
 
-def _prepare(image):
-    """Greyscale at a DPI Tesseract reads well."""
+def prepare_for_ocr(image):
+    """Greyscale, a low-resolution scan enlarged towards 300 dpi (Tesseract reads that best).
+    An unknown or implausible resolution leaves the page as it is, and enlarging stops at
+    UPSCALE_MAX_PIXELS, so no metadata can make a page huge."""
+    dpi = _plausible_dpi(image.info.get("dpi"))
     image = image.convert("L")
-    dpi = image.info.get("dpi", (OCR_DPI, OCR_DPI))[0] or OCR_DPI
-    if dpi < 200:
-        scale = OCR_DPI / dpi
-        image = image.resize((int(image.width * scale), int(image.height * scale)))
+    if dpi and dpi < 200:
+        room = math.sqrt(UPSCALE_MAX_PIXELS / max(image.width * image.height, 1))
+        scale = min(OCR_DPI / dpi, room)
+        if scale > 1.05:
+            image = image.resize((round(image.width * scale), round(image.height * scale)))
     return image
 
 

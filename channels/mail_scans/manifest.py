@@ -37,16 +37,20 @@ class ManifestEntry:
 class Manifest:
     batch: str | None
     entries: dict[str, ManifestEntry]
+    # Entries whose file was already taken care of (by a run that then died, or one still
+    # running): nothing to do for them now.
+    skipped: tuple[str, ...] = ()
 
 
 def parse_manifest(
-    raw: bytes, *, present: set[str], today: date
+    raw: bytes, *, present: set[str], today: date, handled: frozenset[str] = frozenset()
 ) -> tuple[Manifest, dict[str, str]]:
     """Parse and check a manifest against the files in the folder.
 
     Returns the manifest (only the usable entries) and, by file name, the problems with
     single entries (bad dates, unknown keys) that send just those files to `failed/`.
-    A manifest that is not JSON of the right shape, or names files that are not there,
+    An entry naming a file that is not in the folder but is in `handled` is skipped. A
+    manifest that is not JSON of the right shape, or names files that are nowhere,
     raises ManifestError.
     """
     try:
@@ -60,6 +64,8 @@ def parse_manifest(
         raise ManifestError(['"batch" must be a short text'])
     entries: dict[str, ManifestEntry] = {}
     problems: dict[str, str] = {}
+    skipped: list[str] = []
+    seen: set[str] = set()
     fatal: list[str] = []
     for index, item in enumerate(data["files"], start=1):
         where = f"files[{index}]"
@@ -71,11 +77,15 @@ def parse_manifest(
         if "/" in name or "\\" in name or name.startswith("."):
             fatal.append(f"{where}: a file name, not a path")
             continue
+        if name in seen:
+            fatal.append(f"{where}: listed twice")
+            continue
+        seen.add(name)
+        if name not in present and name in handled:
+            skipped.append(name)
+            continue
         if name not in present:
             fatal.append(f"{where}: no such file in the folder")
-            continue
-        if name in entries:
-            fatal.append(f"{where}: listed twice")
             continue
         unknown = set(item) - _ENTRY_KEYS
         bad = [f"{where}: unknown field {key!r}" for key in sorted(unknown)]
@@ -109,4 +119,5 @@ def parse_manifest(
         )
     if fatal:
         raise ManifestError(fatal)
-    return Manifest(batch=batch.strip() if batch else None, entries=entries), problems
+    batch = batch.strip() if batch else None
+    return Manifest(batch=batch, entries=entries, skipped=tuple(skipped)), problems
