@@ -54,12 +54,21 @@ _DAEMON = re.compile(
     r"(?:@|$)",
     re.IGNORECASE,
 )
-_ADDRESS = re.compile(r"[A-Za-z0-9._%+'=-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+# Linear on any text: a match may start only where a run of address characters starts (the
+# look-behind), and nothing backtracks (possessive quantifiers), so a 100 KB run of letters,
+# dots or dashes is read once, not once per position.
+_ADDRESS = re.compile(
+    r"(?<![A-Za-z0-9._%+'=-])[A-Za-z0-9._%+'=-]{1,64}+@[A-Za-z0-9-]{1,63}+(?:\.[A-Za-z0-9-]{1,63}+)++"
+)
 _FAILED_LINE = re.compile(
     r"(?:final-recipient|original-recipient|x-failed-recipients|failed recipient|"
-    r"recipient address|to:)\s*(?:rfc822\s*;)?\s*<?(" + _ADDRESS.pattern + ")",
+    r"recipient address|to:)\s*+(?:rfc822\s*+;)?\s*+<?(" + _ADDRESS.pattern + ")",
     re.IGNORECASE,
 )
+# Where the returned original message starts in a bounce's text (its addresses are not the
+# failed ones): a dashed line naming it, or a line that opens it.
+_RETURNED_PHRASES = ("original message", "returned message", "below this line", "headers of")
+_RETURNED_OPENERS = ("original message", "content-type: message/rfc822")
 
 
 @dataclass
@@ -159,7 +168,7 @@ def _ses_notification(mail: ParsedEmail) -> Classification | None:
     found = re.search(r'"notificationType"\s*:\s*"(\w+)"', text)
     kind = found.group(1).lower() if found else ""
     if kind == "bounce":
-        addresses = re.findall(r'"emailAddress"\s*:\s*"([^"]+@[^"]+)"', text)
+        addresses = re.findall(r'"emailAddress"\s*+:\s*+"([^"@]{1,64}+@[^"@]{1,255}+)"', text)
         recipients = list(dict.fromkeys(a.lower() for a in addresses))
         return Classification(
             "bounce", "bounce: Amazon SES notification for " + ", ".join(recipients[:5]), recipients
@@ -198,15 +207,7 @@ def _failed_recipients(mail: ParsedEmail, own: tuple[str, ...]) -> tuple[list[st
         add(addr)
     if found:
         return found, delayed
-    text = mail.text
-    # Stop before the returned original message: addresses there are not the failed ones.
-    cut = re.search(
-        r"^-{2,}.*(?:original message|returned message|below this line|headers of)"
-        r"|^-+ ?this is a copy of the message|^Original message|^Content-Type: message/rfc822",
-        text,
-        re.IGNORECASE | re.MULTILINE,
-    )
-    head = text[: cut.start()] if cut else text
+    head = _before_returned(mail.text)
     for match in _FAILED_LINE.finditer(head):
         add(match.group(1))
     if not found:
@@ -215,6 +216,23 @@ def _failed_recipients(mail: ParsedEmail, own: tuple[str, ...]) -> tuple[list[st
             if len(found) >= 5:
                 break
     return found, delayed
+
+
+def _before_returned(text: str) -> str:
+    """The bounce's own words: its text up to the returned original message."""
+    offset = 0
+    for line in text.splitlines(keepends=True):
+        low = line.lower()
+        if low.startswith("--") and any(p in low for p in _RETURNED_PHRASES):
+            return text[:offset]
+        if low.startswith("-") and low.lstrip("-").lstrip(" ").startswith(
+            "this is a copy of the message"
+        ):
+            return text[:offset]
+        if low.startswith(_RETURNED_OPENERS):
+            return text[:offset]
+        offset += len(line)
+    return text
 
 
 def _auto_reply_reason(mail: ParsedEmail) -> str | None:
