@@ -349,6 +349,11 @@ def _walk(msg: Message, parsed: ParsedEmail, max_attachment: int) -> None:
         if ctype in ("message/rfc822", "text/rfc822-headers", "message/global"):
             _attach(part, parsed, max_attachment, ctype, default_name="message.eml")
             return
+        if ctype.startswith("multipart/") and not part.is_multipart():
+            # A multipart without a usable boundary: its body is all there is to read.
+            parsed.notes.append(f"a {ctype} part without a usable boundary was read as text")
+            plain.append(decode_bytes(_payload(part), _charset(part)))
+            return
         if part.is_multipart():
             children = part.get_payload()
             if not isinstance(children, list):
