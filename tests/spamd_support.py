@@ -36,7 +36,7 @@ def _free_port() -> int:
 def spamd_server(*, timeout: float = 90) -> Iterator[str]:
     """Start spamd, wait until it scores a message, yield its SPAMD_URL, stop it."""
     if not os.path.exists(SPAMD):
-        raise SpamdMissing(f"spamd is not installed ({SPAMD}); apt-get install spamassassin")
+        raise SpamdMissing(f"spamd is not installed ({SPAMD}); apt-get install spamassassin spamd")
     # Its own folder in /tmp: spamd drops root for "nobody", who must be able to reach the
     # configuration (pytest's temporary folders are private to root).
     with tempfile.TemporaryDirectory(prefix="redress-spamd-") as name:
