@@ -6,16 +6,14 @@ from __future__ import annotations
 
 import logging
 import os
-import smtplib
 
 import pytest
 
 from app.cases.models import Case
-from app.email.smtp import SmtpDoor
 from app.extensions import db
 from app.inbound.models import InboundMessage
 from app.notify.models import OutboxItem
-from tests.email_support import INTAKE, complaint, send_in
+from tests.email_support import INTAKE, complaint, send_in, smtp_send
 from tests.helpers import SHARED_DATA
 from tests.spamd_support import GTUBE, SpamdMissing, spamd_server
 
@@ -32,20 +30,8 @@ def _count(model) -> int:
     return db.session.scalar(db.select(db.func.count(model.id)))
 
 
-@pytest.fixture
-def smtp_door(app):
-    door = SmtpDoor(app, "127.0.0.1", 0)
-    port = door.start()
-    yield port
-    door.stop()
-
-
 def _smtp(port: int, mail_from: str, raw: bytes) -> tuple[int, bytes]:
-    with smtplib.SMTP("127.0.0.1", port, timeout=10) as client:
-        client.ehlo("mx.example.net")
-        client.mail(mail_from)
-        client.rcpt(INTAKE)
-        return client.data(raw)
+    return smtp_send(port, raw, mail_from=mail_from)
 
 
 # --- dedupe that never swallows ------------------------------------------------------------

@@ -4,30 +4,20 @@ webhook, the file door) and asserts the refusal: nothing of the victim's changes
 
 from __future__ import annotations
 
-import smtplib
 import time
 
 import pytest
 
 from app.cases.models import Case
 from app.customers.models import ContactPoint, Customer
-from app.email.smtp import SmtpDoor
 from app.extensions import db
 from app.inbound.models import InboundMessage
 from app.notify.models import OutboxItem
 from channels.email import parse_message
-from tests.email_support import INTAKE, complaint, send_in
+from tests.email_support import INTAKE, complaint, send_in, smtp_send
 
 VICTIM = "victim1@example.org"
 ATTACKER = "attacker@evil.example"
-
-
-@pytest.fixture
-def smtp_door(app):
-    door = SmtpDoor(app, "127.0.0.1", 0)
-    port = door.start()
-    yield port
-    door.stop()
 
 
 @pytest.fixture
@@ -41,13 +31,7 @@ def relay(app, smtp_sink):
 
 
 def _smtp_in(port: int, raw: bytes, rcpt: str = INTAKE, mail_from: str = "x@example.net"):
-    with smtplib.SMTP("127.0.0.1", port, timeout=10) as client:
-        client.ehlo("mx.example.net")
-        client.mail(mail_from)
-        code, reply = client.rcpt(rcpt)
-        if code != 250:
-            return code, reply
-        return client.data(raw)
+    return smtp_send(port, raw, mail_from=mail_from, rcpt=rcpt)
 
 
 def _rows() -> list[InboundMessage]:

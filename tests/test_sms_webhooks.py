@@ -420,12 +420,16 @@ def test_a_signed_form_resent_as_multipart_with_a_forged_preamble_is_refused(cli
         for name, value in fields
     )
     body = f"{forged}\r\n{parts}--{boundary}--\r\n".encode()
-    response = client.post(
-        "/webhooks/twilio/sms",
-        data=body,
-        content_type=f"multipart/form-data; boundary={boundary}",
-        headers={"X-Twilio-Signature": signature},
-    )
+
+    def post(path: str):
+        return client.post(
+            path,
+            data=body,
+            content_type=f"multipart/form-data; boundary={boundary}",
+            headers={"X-Twilio-Signature": signature},
+        )
+
+    response = post("/webhooks/twilio/sms")
     assert response.status_code == 415
     assert victim.reference.encode() not in response.get_data()
     assert len(_rows()) == rows_before  # nothing stored
@@ -434,13 +438,7 @@ def test_a_signed_form_resent_as_multipart_with_a_forged_preamble_is_refused(cli
         "My landlord kept my deposit of $1,200."
     ]
     # The status callback takes form-encoded bodies only, too.
-    status = client.post(
-        "/webhooks/twilio/status",
-        data=body,
-        content_type=f"multipart/form-data; boundary={boundary}",
-        headers={"X-Twilio-Signature": signature},
-    )
-    assert status.status_code == 415
+    assert post("/webhooks/twilio/status").status_code == 415
 
 
 def test_a_forged_field_appended_to_a_signed_form_fails_the_signature(client, twilio):
@@ -500,9 +498,7 @@ def _photo_only_mms(twilio, sid: str) -> bytes:
     from tests.sms_support import ACCOUNT_SID
 
     path = Path(__file__).parent / "data" / "twilio" / "southport_messaging" / "mms_inbound.form"
-    items = [
-        (k, v) for k, v in parse_qsl(path.read_text(), keep_blank_values=True) if k != "Body"
-    ]
+    items = [(k, v) for k, v in parse_qsl(path.read_text(), keep_blank_values=True) if k != "Body"]
     replace = {
         "MessageSid": sid, "SmsSid": sid, "SmsMessageSid": sid, "AccountSid": ACCOUNT_SID,
         "From": PHONE, "To": OUR_NUMBER,
