@@ -56,6 +56,15 @@ class Config:
     EMAIL_MAX_MESSAGE_BYTES = int(_env("EMAIL_MAX_MESSAGE_BYTES", str(25 * 1024 * 1024)))
     EMAIL_MAX_ATTACHMENT_BYTES = int(_env("EMAIL_MAX_ATTACHMENT_BYTES", str(10 * 1024 * 1024)))
     EMAIL_SENDER_LIMIT = int(_env("EMAIL_SENDER_LIMIT", "20"))
+    # Channel authentication: the authserv-id(s) of our own relay, whose Authentication-Results
+    # header (DMARC) we believe; the HMAC key of bounce tokens (default: from SECRET_KEY).
+    EMAIL_AUTHSERV_IDS = _env("EMAIL_AUTHSERV_IDS", "")
+    EMAIL_BOUNCE_SECRET = _env("EMAIL_BOUNCE_SECRET")
+    # Spam: SpamAssassin's spamd (spamd://host:port); unset, mail is processed unscored.
+    SPAMD_URL = _env("SPAMD_URL")
+    SPAM_THRESHOLD = float(_env("SPAM_THRESHOLD", "5.0"))
+    SPAMD_TIMEOUT = float(_env("SPAMD_TIMEOUT", "20"))
+    SPAMD_MAX_BYTES = int(_env("SPAMD_MAX_BYTES", str(500 * 1024)))
     SCAN_DROP_DIR = _env("SCAN_DROP_DIR")
     # Each scan is read in a child process, so one bad file fails alone: the most pixels a
     # page may hold (checked before decoding), the child's memory (MB, per process of the

@@ -23,6 +23,7 @@ from email.utils import formataddr, formatdate, make_msgid
 from typing import Protocol
 from urllib.parse import unquote, urlsplit
 
+from channels.email import verp
 from channels.email.html import text_to_html
 
 # Bodies in UTF-8, quoted-printable: readable as text where the mail is mostly ASCII.
@@ -69,6 +70,8 @@ class OutboundMessage:
     sender_name: str | None = None
     # Who it is to, in words (the first line of a letter's envelope window).
     recipient_name: str | None = None
+    # The outbox row: an email's return path names it, so its bounce names it too.
+    delivery_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -105,11 +108,20 @@ class RecordingSender:
 class SmtpSender:
     """Email through an SMTP relay named by a URL: smtp://user:pass@host:port, smtps://...,
     or smtp+starttls://...; the Message-ID derives from the outbox key, so a retried send
-    carries the same id and mail programs collapse the duplicate."""
+    carries the same id and mail programs collapse the duplicate. With a bounce `secret`, the
+    Message-ID and the envelope sender (a VERP return path per delivery) carry HMAC tokens,
+    so only a real bounce of this very message can name it (channels.email.verp)."""
 
     channel = "email"
 
-    def __init__(self, url: str, from_address: str, *, timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        from_address: str,
+        *,
+        timeout: float = 10.0,
+        secret: bytes | None = None,
+    ) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("smtp", "smtps", "smtp+starttls"):
             raise ValueError("SMTP_URL must start with smtp://, smtps:// or smtp+starttls://")
@@ -119,6 +131,8 @@ class SmtpSender:
         self.username = unquote(parts.username) if parts.username else None
         self.password = unquote(parts.password) if parts.password else None
         self.from_address = from_address
+        self.domain = verp.domain_of(from_address) or "redress.localhost"
+        self.secret = secret
         self.timeout = timeout
         self._session: smtplib.SMTP | None = None
         self._keep_open = False
@@ -157,11 +171,17 @@ class SmtpSender:
             raise
         return client
 
-    def _transmit(self, mail: Message, recipient: str) -> None:
-        if not (self.from_address + recipient).isascii():
+    def return_path(self, message: OutboundMessage) -> str:
+        """The envelope sender: this delivery's own bounce address, when we can sign one."""
+        if self.secret and message.delivery_id is not None:
+            return verp.return_path(self.secret, message.delivery_id, self.domain)
+        return self.from_address
+
+    def _transmit(self, mail: Message, recipient: str, envelope_from: str) -> None:
+        if not (envelope_from + recipient).isascii():
             # An internationalized address needs SMTPUTF8, which send_message negotiates.
             def deliver(client: smtplib.SMTP) -> None:
-                client.send_message(mail, self.from_address, [recipient])
+                client.send_message(mail, envelope_from, [recipient])
         else:
             # Our own envelope and one serialization: send_message would copy the message and
             # parse its address headers again for what we already know.
@@ -169,7 +189,7 @@ class SmtpSender:
             BytesGenerator(data, policy=mail.policy).flatten(mail, linesep="\r\n")
 
             def deliver(client: smtplib.SMTP) -> None:
-                client.sendmail(self.from_address, [recipient], data.getvalue())
+                client.sendmail(envelope_from, [recipient], data.getvalue())
 
         if not self._keep_open:
             with self._connect() as client:
@@ -198,10 +218,12 @@ class SmtpSender:
         mail["To"] = message.to
         mail["Subject"] = _header(message.subject or "")
         mail["Date"] = formatdate(localtime=False)
-        domain = self.from_address.rpartition("@")[2] or "redress.localhost"
-        mail["Message-ID"] = (
-            f"<{message.key}@{domain}>" if message.key else make_msgid(domain=domain)
-        )
+        if message.key and self.secret:
+            mail["Message-ID"] = verp.message_id(self.secret, message.key, self.domain)
+        elif message.key:
+            mail["Message-ID"] = f"<{message.key}@{self.domain}>"
+        else:
+            mail["Message-ID"] = make_msgid(domain=self.domain)
         # RFC 3834: an acknowledgment answers the customer's message automatically, so mail
         # programs and autoresponders must not answer it in turn.
         mail["Auto-Submitted"] = "auto-replied" if message.key.startswith("ack") else "no"
@@ -213,7 +235,7 @@ class SmtpSender:
     def send(self, message: OutboundMessage) -> SendResult:
         mail = self.build(message)
         try:
-            self._transmit(mail, message.to)
+            self._transmit(mail, message.to, self.return_path(message))
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _ in exc.recipients.values()]
             if all(code >= 500 for code in codes):

@@ -172,6 +172,17 @@ def smtp_sink():
 
 
 @pytest.fixture
+def smtp_door(app):
+    """Our inbound SMTP server (`redress smtp`) on a free loopback port; yields the port."""
+    from app.email.smtp import SmtpDoor
+
+    door = SmtpDoor(app, "127.0.0.1", 0)
+    port = door.start()
+    yield port
+    door.stop()
+
+
+@pytest.fixture
 def counting_sink():
     """The sink, counting SMTP sessions as well as messages."""
     with smtp_server() as sink:

@@ -39,3 +39,16 @@ def send_in(raw: bytes):
     run_ready()
     db.session.expire_all()
     return db.session.get(InboundMessage, row.id)
+
+
+def smtp_send(port: int, raw: bytes, *, mail_from: str, rcpt: str = INTAKE) -> tuple[int, bytes]:
+    """One SMTP transaction with our door: the RCPT answer if refused, else the DATA answer."""
+    import smtplib
+
+    with smtplib.SMTP("127.0.0.1", port, timeout=10) as client:
+        client.ehlo("mx.example.net")
+        client.mail(mail_from)
+        code, reply = client.rcpt(rcpt)
+        if code != 250:
+            return code, reply
+        return client.data(raw)

@@ -22,7 +22,7 @@ from channels.intake import Intake
 HERE = Path(__file__).parent / "fixtures" / "email"
 EXPECTED: dict[str, dict] = json.loads((HERE / "expected.json").read_text())
 ANA_CASE, BOB_CASE = "RX-TEST-001E", "RX-TEST-002C"
-OUR_ID = "<ack-fixture-001@redress.localhost>"
+OUR_ID = "<ack-fixture-001.0a43e63fcbe984ac59b0@redress.localhost>"
 
 
 def test_the_fixture_set_covers_every_outcome():

@@ -286,6 +286,7 @@ def test_without_an_auth_token_every_webhook_is_refused(client, app):
 
 @pytest.mark.parametrize("field", ["MessageSid", "From", "To", "Body"])
 def test_missing_fields_get_400_with_the_reason(client, twilio, field):
+    """(Body may be absent only from an MMS with media: see the MMS test below.)"""
     fields = {"MessageSid": new_sid(), "From": PHONE, "To": OUR_NUMBER, "Body": COMPLAINT}
     del fields[field]
     response = post_signed(client, "/webhooks/twilio/sms", fields)
@@ -378,3 +379,160 @@ def test_two_first_texts_at_once_share_one_conversation_and_both_are_kept(app, c
     assert sorted(replies) == [f"Added to your case {reference}. Text STATUS for an update."] * 2
     assert [r.outcome for r in _rows()] == ["threaded", "threaded"]
     assert db.session.scalar(db.select(db.func.count(SmsConversation.id))) == 1
+
+
+# --- the signature covers exactly what is read (issue 14, attack 2) ---------------------------
+
+
+def _victim_case(client) -> Case:
+    case, _ = _open(client, "My landlord kept my deposit of $1,200.", sender=PHONE)
+    return case
+
+
+def _captured_signed(client, body: str = "Hello"):
+    """A real, signed inbound text from the attacker's own phone, as they would capture it."""
+    from urllib.parse import urlencode
+
+    from tests.sms_support import ACCOUNT_SID, sign
+
+    fields = [
+        ("MessageSid", new_sid()),
+        ("AccountSid", ACCOUNT_SID),
+        ("From", "+12025550188"),
+        ("To", OUR_NUMBER),
+        ("Body", body),
+        ("NumMedia", "0"),
+    ]
+    return fields, sign(client.application, "/webhooks/twilio/sms", fields), urlencode(fields)
+
+
+def test_a_signed_form_resent_as_multipart_with_a_forged_preamble_is_refused(client, twilio):
+    """The captured differential: Flask's multipart parse (what the signature used to be
+    checked over) sees the attacker's real, signed fields; the raw-body parse (what the
+    message was read from) sees the forged preamble first. Now: 415, nothing stored."""
+    victim = _victim_case(client)
+    rows_before = len(_rows())
+    fields, signature, _ = _captured_signed(client)
+    boundary = "x0x0x0"
+    forged = f"MessageSid={new_sid()}&From=%2B12025550143&To=%2B12025550100&Body=STATUS&"
+    parts = "".join(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'
+        for name, value in fields
+    )
+    body = f"{forged}\r\n{parts}--{boundary}--\r\n".encode()
+
+    def post(path: str):
+        return client.post(
+            path,
+            data=body,
+            content_type=f"multipart/form-data; boundary={boundary}",
+            headers={"X-Twilio-Signature": signature},
+        )
+
+    response = post("/webhooks/twilio/sms")
+    assert response.status_code == 415
+    assert victim.reference.encode() not in response.get_data()
+    assert len(_rows()) == rows_before  # nothing stored
+    db.session.refresh(victim)
+    assert [m.body for m in victim.messages if m.direction == "inbound"] == [
+        "My landlord kept my deposit of $1,200."
+    ]
+    # The status callback takes form-encoded bodies only, too.
+    assert post("/webhooks/twilio/status").status_code == 415
+
+
+def test_a_forged_field_appended_to_a_signed_form_fails_the_signature(client, twilio):
+    victim = _victim_case(client)
+    rows_before = len(_rows())
+    _, signature, body = _captured_signed(client, "Forged text for the victim's case")
+    for tampered in (
+        f"From=%2B12025550143&{body}",  # the victim's number first: the value a parser reads
+        f"{body}&From=%2B12025550143",
+    ):
+        response = client.post(
+            "/webhooks/twilio/sms",
+            data=tampered,
+            content_type="application/x-www-form-urlencoded",
+            headers={"X-Twilio-Signature": signature},
+        )
+        assert response.status_code == 403
+    assert len(_rows()) == rows_before
+    db.session.refresh(victim)
+    assert len([m for m in victim.messages if m.direction == "inbound"]) == 1
+
+
+def test_a_signed_form_that_repeats_a_field_is_refused_before_it_is_stored(client, twilio):
+    """The signature covers the set of a field's values, not their order, so a repeated
+    field would let whoever sends it choose which value is read."""
+    fields = [
+        ("MessageSid", new_sid()),
+        ("From", "+12025550188"),
+        ("From", PHONE),
+        ("To", OUR_NUMBER),
+        ("Body", "STATUS"),
+    ]
+    response = post_signed(client, "/webhooks/twilio/sms", fields)
+    assert response.status_code == 400
+    assert response.get_json()["errors"] == {
+        "From": ["Given more than once; Twilio sends each field once."]
+    }
+    assert _rows() == []
+
+
+def test_a_form_with_hundreds_of_fields_is_refused(client, twilio):
+    fields = [("MessageSid", new_sid()), ("From", PHONE), ("To", OUR_NUMBER), ("Body", "x")]
+    fields += [(f"Extra{i}", "x") for i in range(300)]
+    response = post_signed(client, "/webhooks/twilio/sms", fields)
+    assert response.status_code == 403 and _rows() == []
+
+
+# --- MMS without a Body (issue 15) -----------------------------------------------------------
+
+
+def _photo_only_mms(twilio, sid: str) -> bytes:
+    """The real MMS capture (tests/data/twilio/southport_messaging/mms_inbound.form) as
+    Twilio posts a message of photos alone: no Body field at all."""
+    from pathlib import Path
+    from urllib.parse import parse_qsl, urlencode, urlsplit
+
+    from tests.sms_support import ACCOUNT_SID
+
+    path = Path(__file__).parent / "data" / "twilio" / "southport_messaging" / "mms_inbound.form"
+    items = [(k, v) for k, v in parse_qsl(path.read_text(), keep_blank_values=True) if k != "Body"]
+    replace = {
+        "MessageSid": sid, "SmsSid": sid, "SmsMessageSid": sid, "AccountSid": ACCOUNT_SID,
+        "From": PHONE, "To": OUR_NUMBER,
+    }  # fmt: skip
+    items = [(k, replace.get(k, v)) for k, v in items]
+    url = dict(items)["MediaUrl0"]
+    twilio.media[urlsplit(url).path] = (b"\xff\xd8\xff\xe0 a photo", "image/jpeg")
+    return urlencode(items).encode()
+
+
+def test_an_mms_of_photos_without_a_body_opens_a_case_with_the_photo(client, twilio):
+    from tests.sms_support import post_raw
+
+    raw = _photo_only_mms(twilio, "MM" + "1" * 32)
+    assert b"Body=" not in raw
+    response = post_raw(client, "/webhooks/twilio/sms", raw)
+    assert response.status_code == 200
+    (case,) = _cases()
+    assert case.description == "(Photo sent by text message, with no words.)"
+    (attachment,) = case.attachments
+    assert attachment.content_type == "image/jpeg"
+    reply = response.get_data(as_text=True)
+    assert case.reference in reply  # answered politely, with the reference
+    (row,) = _rows()
+    assert (row.outcome, row.kind, row.raw) == ("case_opened", "new_case", raw)
+
+
+def test_an_mms_without_a_body_on_an_open_case_is_added_to_it(client, twilio):
+    from tests.sms_support import post_raw
+
+    case, _ = _open(client)
+    response = post_raw(client, "/webhooks/twilio/sms", _photo_only_mms(twilio, "MM" + "2" * 32))
+    assert response.status_code == 200
+    assert f"Added to your case {case.reference}" in response.get_data(as_text=True)
+    db.session.refresh(case)
+    assert len(_cases()) == 1 and len(case.attachments) == 1
+    assert _rows()[-1].outcome == "threaded"

@@ -16,11 +16,11 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from app.cases import attachments
-from app.cases.models import OPEN_STATUSES, Case, Message
+from app.cases.models import Case, Message
 from app.cases.service import customer_replied, flag_case, open_case
 from app.customers.models import ContactPoint
 from app.customers.service import customer_has_contact, set_contact_status
-from app.email import status
+from app.email import bounces, junk, status
 from app.email.models import SenderWindow
 from app.extensions import db
 from app.inbound.models import InboundMessage
@@ -28,7 +28,7 @@ from app.inbound.service import Rejected, receive, record
 from app.notify.models import OutboxItem
 from channels.contacts import ContactError, email_match_key, mask_contact, normalize_email
 from channels.email import ParsedEmail, Unreadable, classify, parse_message, subject_references
-from channels.email.parse import normalize_newlines, sender_and_subject
+from channels.email.parse import MAX_HEADER_BYTES, normalize_newlines, sender_and_subject
 from channels.email.status import status_request
 from channels.email.trim import Trimmed, trim_reply
 from channels.intake import Intake
@@ -39,17 +39,43 @@ log = logging.getLogger(__name__)
 # --- the doors' shared step --------------------------------------------------------------
 
 
-def dedupe_key(raw: bytes) -> str:
-    """The same message delivered twice (an SMTP retry, the same mail over IMAP) lands on
-    one row: its Message-ID and body, ignoring transport headers and line endings."""
+# End-to-end headers that say who wrote what to whom and when (transport headers such as
+# Received differ between two deliveries of the same message and are left out).
+_KEY_HEADERS = (b"message-id", b"from", b"to", b"cc", b"date", b"subject")
+
+
+def _key_headers(head: bytes) -> dict[bytes, bytes]:
+    """The first value of each key header, unfolded, from the raw header block."""
+    found: dict[bytes, bytes] = {}
+    current = None
+    for line in head[:MAX_HEADER_BYTES].split(b"\n"):
+        if line[:1] in (b" ", b"\t"):
+            if current is not None:
+                found[current] += b" " + line.strip()
+            continue
+        name, sep, value = line.partition(b":")
+        name = name.strip().lower()
+        current = name if sep and name in _KEY_HEADERS and name not in found else None
+        if current is not None:
+            found[current] = value.strip()
+    return found
+
+
+def dedupe_key(raw: bytes, mail_from: str | None = None, rcpt_to: list | None = None) -> str:
+    """The same message delivered twice (an SMTP retry, the same mail over IMAP) lands on one
+    row; two different messages never do. The key covers the envelope sender and recipients
+    (when the door has an envelope), the end-to-end headers (Message-ID, From, To, Cc, Date,
+    Subject) and a hash of the body: ignoring transport headers and line endings only."""
     data = normalize_newlines(raw)
     head, _, body = data.partition(b"\n\n")
-    message_id = b""
-    for line in head.split(b"\n"):
-        if line[:11].lower() == b"message-id:":
-            message_id = line[11:].strip()
-            break
-    return "sha256:" + hashlib.sha256(message_id + b"\n" + body).hexdigest()
+    headers = _key_headers(head)
+    envelope = [
+        (mail_from or "").strip().lower().encode("utf-8", "replace"),
+        b",".join(sorted(str(r).strip().lower().encode("utf-8", "replace") for r in rcpt_to or [])),
+    ]
+    parts = [b"v2", *envelope, *(headers.get(name, b"") for name in _KEY_HEADERS)]
+    parts.append(hashlib.sha256(body).hexdigest().encode())
+    return "sha256:" + hashlib.sha256(b"\x00".join(parts)).hexdigest()
 
 
 def _summary(raw: bytes) -> str:
@@ -63,7 +89,8 @@ def accept(raw: bytes, source: str, meta: dict | None = None) -> tuple[InboundMe
     """Store one raw message (the caller commits, then runs or queues the job)."""
     details = dict(meta or {})
     details.setdefault("summary", _summary(raw))
-    return receive("email", source, raw, dedupe_key=dedupe_key(raw), meta=details)
+    key = dedupe_key(raw, details.get("mail_from"), details.get("rcpt_to"))
+    return receive("email", source, raw, dedupe_key=key, meta=details)
 
 
 # --- processing ----------------------------------------------------------------------------
@@ -77,27 +104,37 @@ def own_addresses() -> tuple[str, ...]:
     return tuple(v.strip().lower() for v in values if v.strip())
 
 
+def authserv_ids() -> tuple[str, ...]:
+    """The authserv-ids of our own relay, whose Authentication-Results we believe."""
+    value = current_app.config.get("EMAIL_AUTHSERV_IDS") or ""
+    return tuple(v.strip().lower() for v in value.split(",") if v.strip())
+
+
 def process(row: InboundMessage, now: datetime) -> None:
-    """The processor: bounce, automatic reply, flood, a STATUS request, reply on a case, or
-    a new case."""
+    """The processor: bounce, automatic reply, spam, flood, a STATUS request, reply on a case,
+    or a new case."""
     config = current_app.config
     try:
         mail = parse_message(
             row.raw,
             max_message_bytes=config.get("EMAIL_MAX_MESSAGE_BYTES", 25 * 1024 * 1024),
             max_attachment_bytes=config.get("EMAIL_MAX_ATTACHMENT_BYTES", 10 * 1024 * 1024),
+            trusted_authserv_ids=authserv_ids(),
         )
     except Unreadable as exc:
         raise Rejected(f"unreadable email: {exc}") from None
     kind = classify(mail, own_addresses=own_addresses())
-    if kind.kind == "bounce":
-        _bounced(row, kind.failed_recipients, kind.reason, now)
+    if bounces.handle(row, mail, kind, bounces.addressed_delivery(row, mail), now):
         return
     if not kind.is_message:
         record(row, "ignored", kind=kind.kind, reason=kind.reason)
         return
     if (mail.from_address or "").lower() in own_addresses():
         record(row, "ignored", kind="loop", reason="sent from our own address (a mail loop)")
+        return
+    spam = junk.spam_reason(row)
+    if spam:
+        record(row, "ignored", kind="spam", reason=spam)
         return
     sender = _sender(mail)
     limit = int(config.get("EMAIL_SENDER_LIMIT", 20))
@@ -110,22 +147,30 @@ def process(row: InboundMessage, now: datetime) -> None:
             reason=f"more than {limit} messages from this sender this hour; kept, not acted on",
         )
         return
-    _revive(email_match_key(sender), now)
+    if not mail.dmarc_failed:  # a forged From must not revive a dead address
+        _revive(email_match_key(sender), now)
     cited = _thread(mail)
     trimmed = trim_reply(mail.text) if mail.text.strip() else None
     asked = status_request(mail.subject, trimmed.text if trimmed else "")
+    if asked is not None and mail.dmarc_failed:
+        record(row, "ignored", kind="status", reason=f"STATUS request not answered: {_UNVERIFIED}")
+        return
     if asked is not None:
         status.answer(row, sender, asked, cited, now)
         return
-    if cited is not None and customer_has_contact(cited.customer, sender):
+    if cited is not None and not mail.dmarc_failed and customer_has_contact(cited.customer, sender):
         _threaded(row, mail, cited, now, trimmed)
         return
     _new_case(row, mail, sender, now, related=cited)
 
 
+_UNVERIFIED = "the message failed DMARC at our relay, so its From address proves nothing"
+
+
 def _sender(mail: ParsedEmail) -> str:
     if not mail.from_address:
-        raise Rejected("no sender address (From) to answer")
+        why = f" ({mail.from_problem})" if mail.from_problem else ""
+        raise Rejected(f"no sender address (From) to answer{why}")
     try:
         return normalize_email(mail.from_address)
     except ContactError as exc:
@@ -261,7 +306,16 @@ def _new_case(
     )
     first = case.messages[0]
     _store_files(case, first, mail)
-    reason = None
+    reasons = []
+    if mail.dmarc_failed:
+        flag_case(
+            case,
+            "sender_unverified",
+            f"This email failed DMARC at our relay: {_UNVERIFIED}. Confirm who wrote it before "
+            "sharing anything about the customer's cases.",
+            now,
+        )
+        reasons.append("failed DMARC: opened on its own and flagged")
     if related is not None:
         case.related_case = related
         flag_case(
@@ -271,34 +325,6 @@ def _new_case(
             "that case; opened separately for a caseworker to review.",
             now,
         )
-        reason = f"cites {related.reference} from a different sender: linked for review"
+        reasons.append(f"cites {related.reference} from a different sender: linked for review")
+    reason = "; ".join(reasons) or None
     record(row, "case_opened", kind="new_case", reason=reason, case=case, message=first)
-
-
-def _bounced(row: InboundMessage, recipients: list[str], reason: str, now: datetime) -> None:
-    """A dead address: mark it undeliverable and flag the customer's open cases, so a
-    caseworker reaches them another way."""
-    marked = 0
-    for address in recipients:
-        try:
-            key = email_match_key(normalize_email(address))
-        except ContactError:
-            continue
-        point = set_contact_status("email", key, "undeliverable", reason[:300], now)
-        if point is None:
-            continue
-        marked += 1
-        cases = db.session.scalars(
-            db.select(Case).where(
-                Case.customer_id == point.customer_id, Case.status.in_(OPEN_STATUSES)
-            )
-        ).all()
-        for case in cases:
-            flag_case(
-                case,
-                "contact_undeliverable",
-                f"Email to {mask_contact(key)} bounced; reach the customer another way.",
-                now,
-            )
-    note = f"; {marked} customer address(es) marked undeliverable" if marked else ""
-    record(row, "ignored", kind="bounce", reason=(reason + note))

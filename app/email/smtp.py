@@ -33,10 +33,17 @@ class IntakeHandler:
     async def handle_RCPT(  # noqa: N802 - aiosmtpd's hook name
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options
     ) -> str:
-        if address.strip().lower() not in self.accepted:
+        if address.strip().lower() not in self.accepted and not self._return_path(address):
             return "550 5.1.1 No such recipient here"
         envelope.rcpt_tos.append(address)
         return "250 2.1.5 OK"
+
+    def _return_path(self, address: str) -> bool:
+        """One of our bounce addresses with a valid token (a forged one is refused here)."""
+        from app.email.bounces import valid_return_path
+
+        with self.app.app_context():
+            return valid_return_path(address)
 
     async def handle_DATA(  # noqa: N802 - aiosmtpd's hook name
         self, server: SMTP, session: Session, envelope: Envelope

@@ -28,6 +28,9 @@ PROCESSORS = {
     "mail": "app.mailroom.intake.process",
 }
 REASON_LIMIT = 1000
+# Ignored outcomes an operator may overrule with a retry ("not spam"): the row is processed
+# again as a person's message, with `released` in its meta saying what was overruled.
+RELEASABLE = ("spam",)
 
 
 class Rejected(Exception):
@@ -160,12 +163,15 @@ def record(
 
 
 def retry(inbound_id: int) -> InboundMessage:
-    """Queue a failed row for processing again (after a fix); the caller commits."""
+    """Queue a failed row (or one ignored as spam) for processing again; the caller commits."""
     inbound = db.session.get(InboundMessage, inbound_id)
     if inbound is None:
         raise NotFound(f"No inbound message {inbound_id}.")
-    if inbound.outcome in DONE:
+    released = inbound.outcome == "ignored" and inbound.kind in RELEASABLE
+    if inbound.outcome in DONE and not released:
         return inbound
+    if released:
+        inbound.meta = {**(inbound.meta or {}), "released": inbound.kind}
     inbound.outcome = "pending"
     inbound.reason = None
     defer("workers.jobs.process_inbound", inbound.id, queue="intake")

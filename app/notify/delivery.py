@@ -156,6 +156,7 @@ def _send_claimed(ids: list[int], get_sender: Callable[[str], object], now: date
             sender_name=item.case.agency.name if item.case else None,
             recipient_name=item.case.customer.name if item.case else None,
             headers=threading.get(item.id, {}),
+            delivery_id=item.id,
         )
         try:
             result = get_sender(item.channel).send(message)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import current_app
 
+from channels.email.verp import bounce_secret
 from channels.senders import RecordingSender, Sender, SmtpSender
 
 _extra: dict[str, Sender] = {}
@@ -31,5 +32,7 @@ def sender_for(channel: str) -> Sender:
         if twilio is not None:
             return twilio
     if channel == "email" and config.get("SMTP_URL"):
-        return SmtpSender(config["SMTP_URL"], config["INTAKE_EMAIL_ADDRESS"])
+        return SmtpSender(
+            config["SMTP_URL"], config["INTAKE_EMAIL_ADDRESS"], secret=bounce_secret(config)
+        )
     return RecordingSender(channel)

@@ -1,8 +1,10 @@
 """Twilio's webhooks: inbound SMS/MMS (answered with TwiML) and delivery status callbacks.
 
 Both check X-Twilio-Signature with twilio's RequestValidator against PUBLIC_BASE_URL plus
-the path, so the check holds behind a proxy that rewrites host or scheme. Anything unsigned
-is refused with 403 before a byte is stored.
+the path, so the check holds behind a proxy that rewrites host or scheme. The body is parsed
+once, and the signature is checked over exactly the fields then read (never Flask's own form
+parse, which a multipart body can make differ). Anything not form-encoded is refused with 415,
+anything unsigned with 403, before a byte is stored.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import logging
 from flask import Response, abort, current_app, jsonify, request
 from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
+from werkzeug.datastructures import MultiDict
 
 from app.common.time import utcnow
 from app.extensions import db
@@ -31,30 +34,47 @@ def _public_url() -> str:
     return f"{base}{request.path}" + (f"?{query}" if query else "")
 
 
-def _verified() -> dict[str, list[str]]:
-    """The signed form fields, or 403."""
+def _verified() -> tuple[bytes, dict[str, list[str]]]:
+    """The raw body and the signed form fields read from it, or 403/415/400."""
     token = current_app.config.get("TWILIO_AUTH_TOKEN")
-    raw = request.get_data(cache=True)
     signature = request.headers.get("X-Twilio-Signature", "")
     if not token:
         log.warning(
             "Twilio webhook refused: TWILIO_AUTH_TOKEN is not set", extra={"channel": "sms"}
         )
         abort(403)
+    if request.mimetype != "application/x-www-form-urlencoded":
+        log.warning("Twilio webhook refused: not form-encoded", extra={"channel": "sms"})
+        abort(415)
+    raw = request.get_data(cache=True)
+    try:
+        items = webhook.pairs(raw)
+    except webhook.BadForm:
+        log.warning("Twilio webhook refused: too many fields", extra={"channel": "sms"})
+        abort(403)
     if not signature or not RequestValidator(token).validate(
-        _public_url(), request.form, signature
+        _public_url(), MultiDict(items), signature
     ):
         log.warning("Twilio webhook refused: bad signature", extra={"channel": "sms"})
         abort(403)
-    return webhook.form(raw)
+    twice = webhook.repeated(items)
+    if twice:
+        errors = {name: ["Given more than once; Twilio sends each field once."] for name in twice}
+        abort(_errors(errors, 400))
+    return raw, webhook.fields(items)
+
+
+def _errors(errors: dict, status: int) -> Response:
+    response = jsonify({"errors": errors})
+    response.status_code = status
+    return response
 
 
 def _missing(fields: dict, required: tuple[str, ...]):
     lacking = webhook.missing(fields, required)
     if not lacking:
         return None
-    errors = {name: ["Missing; Twilio always sends it."] for name in lacking}
-    return jsonify({"errors": errors}), 400
+    return _errors({name: ["Missing; Twilio always sends it."] for name in lacking}, 400)
 
 
 def _twiml(text: str | None) -> Response:
@@ -68,7 +88,7 @@ def _twiml(text: str | None) -> Response:
 def inbound_sms():
     """Store the form raw and commit, then process it here so the reply can carry the case
     reference. A retried MessageSid gets the first answer again, and nothing else."""
-    fields = _verified()
+    raw, fields = _verified()
     problem = _missing(fields, webhook.INBOUND_REQUIRED)
     if problem:
         return problem
@@ -76,7 +96,7 @@ def inbound_sms():
     row, _ = inbound.receive(
         "sms",
         "twilio",
-        request.get_data(),
+        raw,
         dedupe_key=sms.sid,
         meta={"summary": f"SMS from {mask_contact(sms.sender)}", "media": len(sms.media)},
         process_later=False,
@@ -98,7 +118,7 @@ def inbound_sms():
 @bp.post("/webhooks/twilio/status")
 def delivery_status():
     """Twilio's report on a text we sent: delivered, or failed with its error code."""
-    fields = _verified()
+    _, fields = _verified()
     problem = _missing(fields, webhook.STATUS_REQUIRED)
     if problem:
         return problem

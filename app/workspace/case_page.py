@@ -31,6 +31,8 @@ FLAG_TEXT = {
     "sms_opted_out": "The customer texted STOP: do not send text messages.",
     "review_link": "This case was opened from a message that cites another case: check "
     "whether it belongs there.",
+    "sender_unverified": "This email failed its sender's DMARC check: the From address may be "
+    "forged. Confirm who wrote it before sharing anything about the customer's cases.",
 }
 # The form fields each action sends to act(), and its button's words.
 ACTION_FIELDS = {

@@ -39,6 +39,16 @@ _BOUNCE_SUBJECT = re.compile(
     r"メールエラー|配信できません|送信できません|届きませんでした|不達|未達|エラーメッセージ",
     re.IGNORECASE,
 )
+# What a delivery failure says in its first lines (an SMTP 5xx reply, an enhanced status code,
+# the usual words): with a daemon's address, enough to call it a bounce. A postmaster's address
+# alone is not: people write from postmaster@ too.
+_BOUNCE_TEXT = re.compile(
+    r"\b5[0-9][0-9][ -]|\b5\.[0-9]\.[0-9]{1,3}\b|invalid (?:user|recipient|address)|"
+    r"user unknown|unknown user|no such (?:user|mailbox|recipient)|mailbox (?:is )?(?:full|"
+    r"unavailable|not found|does not exist)|could not be delivered|undeliverable|"
+    r"delivery (?:has )?failed|permanent (?:error|failure)",
+    re.IGNORECASE,
+)
 # A "still trying" warning: the address may yet work, so it is not marked undeliverable.
 _DELAY_SUBJECT = re.compile(
     r"delayed|still being retried|could not send (?:mail|message) for past|"
@@ -48,18 +58,35 @@ _DELAY_SUBJECT = re.compile(
 )
 # Addresses of mailing-list machinery (RFC 3834 section 2: never answer them).
 _LIST_MACHINERY = re.compile(r"^(?:owner-.+|.+-(?:request|admin|owner|bounces?))@", re.IGNORECASE)
+# RFC 2369 / RFC 2919 list headers, and headers only mass-mailing services add (a feedback-loop
+# id, bulk-sender certification): newsletters, announcements, marketing.
+_LIST_HEADERS = (
+    "list-id", "list-unsubscribe", "list-unsubscribe-post", "list-post", "list-help",
+    "list-subscribe", "list-owner", "list-archive",
+)  # fmt: skip
+_BULK_HEADERS = ("feedback-id", "x-csa-complaints", "x-report-abuse", "x-mailchimp-campaign")
+_NO_REPLY = re.compile(r"^(?:no[-_.]?reply|do[-_.]?not[-_.]?reply)(?:[-+_.][^@]{0,60})?@", re.I)
 _DAEMON = re.compile(
     r"^(?:mailer[-_]?daemon|post_?master|mail[-_]?delivery[-_]?(?:system|subsystem)?|"
     r"mdaemon|bounces?|nobody|root|mail|msexch|microsoftexchange[0-9a-f]*|noreply-dmarc)"
     r"(?:@|$)",
     re.IGNORECASE,
 )
-_ADDRESS = re.compile(r"[A-Za-z0-9._%+'=-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+# Linear on any text: a match may start only where a run of address characters starts (the
+# look-behind), and nothing backtracks (possessive quantifiers), so a 100 KB run of letters,
+# dots or dashes is read once, not once per position.
+_ADDRESS = re.compile(
+    r"(?<![A-Za-z0-9._%+'=-])[A-Za-z0-9._%+'=-]{1,64}+@[A-Za-z0-9-]{1,63}+(?:\.[A-Za-z0-9-]{1,63}+)++"
+)
 _FAILED_LINE = re.compile(
     r"(?:final-recipient|original-recipient|x-failed-recipients|failed recipient|"
-    r"recipient address|to:)\s*(?:rfc822\s*;)?\s*<?(" + _ADDRESS.pattern + ")",
+    r"recipient address|to:)\s*+(?:rfc822\s*+;)?\s*+<?(" + _ADDRESS.pattern + ")",
     re.IGNORECASE,
 )
+# Where the returned original message starts in a bounce's text (its addresses are not the
+# failed ones): a dashed line naming it, or a line that opens it.
+_RETURNED_PHRASES = ("original message", "returned message", "below this line", "headers of")
+_RETURNED_OPENERS = ("original message", "content-type: message/rfc822")
 
 
 @dataclass
@@ -124,9 +151,9 @@ def _bounce(mail: ParsedEmail, own: tuple[str, ...]) -> Classification | None:
         or mailer_daemon
         or "x-failed-recipients" in mail.headers
         or (postmaster and (_BOUNCE_SUBJECT.search(subject) or null_sender or not subject))
+        or (postmaster and _BOUNCE_TEXT.search(mail.text[:3000]))
         or (null_sender and "return-path" in mail.headers and _BOUNCE_SUBJECT.search(subject))
         or (_BOUNCE_SUBJECT.search(subject) and local in ("postmaster", "mailer-daemon"))
-        or local in ("postmaster", "post_master", "mailer-daemon")
         or (null_sender and returned)
         or (_BOUNCE_SUBJECT.search(subject) and (returned or re.match(r"no-?reply", local)))
     )
@@ -159,7 +186,7 @@ def _ses_notification(mail: ParsedEmail) -> Classification | None:
     found = re.search(r'"notificationType"\s*:\s*"(\w+)"', text)
     kind = found.group(1).lower() if found else ""
     if kind == "bounce":
-        addresses = re.findall(r'"emailAddress"\s*:\s*"([^"]+@[^"]+)"', text)
+        addresses = re.findall(r'"emailAddress"\s*+:\s*+"([^"@]{1,64}+@[^"@]{1,255}+)"', text)
         recipients = list(dict.fromkeys(a.lower() for a in addresses))
         return Classification(
             "bounce", "bounce: Amazon SES notification for " + ", ".join(recipients[:5]), recipients
@@ -198,15 +225,7 @@ def _failed_recipients(mail: ParsedEmail, own: tuple[str, ...]) -> tuple[list[st
         add(addr)
     if found:
         return found, delayed
-    text = mail.text
-    # Stop before the returned original message: addresses there are not the failed ones.
-    cut = re.search(
-        r"^-{2,}.*(?:original message|returned message|below this line|headers of)"
-        r"|^-+ ?this is a copy of the message|^Original message|^Content-Type: message/rfc822",
-        text,
-        re.IGNORECASE | re.MULTILINE,
-    )
-    head = text[: cut.start()] if cut else text
+    head = _before_returned(mail.text)
     for match in _FAILED_LINE.finditer(head):
         add(match.group(1))
     if not found:
@@ -215,6 +234,23 @@ def _failed_recipients(mail: ParsedEmail, own: tuple[str, ...]) -> tuple[list[st
             if len(found) >= 5:
                 break
     return found, delayed
+
+
+def _before_returned(text: str) -> str:
+    """The bounce's own words: its text up to the returned original message."""
+    offset = 0
+    for line in text.splitlines(keepends=True):
+        low = line.lower()
+        if low.startswith("--") and any(p in low for p in _RETURNED_PHRASES):
+            return text[:offset]
+        if low.startswith("-") and low.lstrip("-").lstrip(" ").startswith(
+            "this is a copy of the message"
+        ):
+            return text[:offset]
+        if low.startswith(_RETURNED_OPENERS):
+            return text[:offset]
+        offset += len(line)
+    return text
 
 
 def _auto_reply_reason(mail: ParsedEmail) -> str | None:
@@ -242,6 +278,12 @@ def _auto_reply_reason(mail: ParsedEmail) -> str | None:
         return "mail from mailing-list machinery (an -admin, -request or owner- address)"
     if _AUTO_SUBJECT.search(mail.subject):
         return f"automatic reply (subject: {mail.subject[:60]})"
-    if "list-id" in h or "list-unsubscribe" in h:
-        return "mailing-list or bulk mail (List-Id/List-Unsubscribe)"
+    listed = next((name for name in _LIST_HEADERS if name in h), None)
+    if listed:
+        return f"mailing-list or bulk mail ({listed})"
+    bulk = next((name for name in _BULK_HEADERS if name in h), None)
+    if bulk:
+        return f"bulk mail from a mass-mailing service ({bulk})"
+    if _NO_REPLY.match(mail.from_address or ""):
+        return "automated mail from a no-reply address (nobody reads an answer there)"
     return None
