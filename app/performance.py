@@ -304,7 +304,7 @@ def compute(now: datetime | None = None) -> dict:
     """The measured result of every posted standard, as of `now`: the last complete calendar
     quarter and 12 complete months, each of the last four quarters and this one so far, and
     the trend month by month - all in the standard's agency's time zone."""
-    now = now or utcnow()
+    now = (now or utcnow()).astimezone(UTC)
     standards = _standards()
     zone_of = {s.id: s.agency.calendar.timezone for s in standards}
     by_zone = {zone: Months.of(zone, now) for zone in set(zone_of.values())}
@@ -428,13 +428,16 @@ def parse_period(text: str, zone: str, when: datetime) -> tuple[datetime, dateti
     return start, end
 
 
-def case_hash(reference: str) -> str:
+def _hash_key() -> bytes:
+    secret = str(current_app.config["SECRET_KEY"]).encode()
+    return hmac.new(secret, b"redress performance recount v1", hashlib.sha256).digest()
+
+
+def case_hash(reference: str, key: bytes | None = None) -> str:
     """A case's reference, de-identified for the public recount: a keyed hash (HMAC-SHA256
     under a key derived from SECRET_KEY), stable across calls, that nobody without the key
     can link back to a reference by hashing candidate references."""
-    secret = str(current_app.config["SECRET_KEY"]).encode()
-    key = hmac.new(secret, b"redress performance recount v1", hashlib.sha256).digest()
-    return hmac.new(key, reference.encode(), hashlib.sha256).hexdigest()[:20]
+    return hmac.new(key or _hash_key(), reference.encode(), hashlib.sha256).hexdigest()[:20]
 
 
 def as_of(clock, when: datetime) -> ClockTimes | None:
@@ -483,6 +486,7 @@ def clock_rows(
     outcome as of `when` (the published figures' time), in due order."""
     at = counted_at_sql()
     keys = {s.id: standard_key(s) for s in standards}
+    hash_key = _hash_key()
     query = (
         select(SlaClock, Case.reference, Case.channel)
         .join(Case, Case.id == SlaClock.case_id)
@@ -504,7 +508,7 @@ def clock_rows(
             continue
         yield {
             "standard": keys[clock.standard_id],
-            "case": case_hash(reference),
+            "case": case_hash(reference, hash_key),
             "channel": channel,
             "metric": clock.metric,
             "started_at": clock.started_at.isoformat(),

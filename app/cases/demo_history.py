@@ -134,9 +134,12 @@ def generate(
     seed: int = 20261201,
     start: datetime = DEMO_START,
     end: datetime = DEMO_END,
+    sweeps: bool = True,
 ) -> dict[str, int]:
     """Open `cases_count` complaints received between start and end and work them until
-    `end`. Returns how many steps of each kind were taken (or skipped: the case had moved on)."""
+    `end`, with a sweep each midnight unless `sweeps` is false (they record breaches and
+    alert staff, but change no outcome). Returns how many steps of each kind were taken (or
+    skipped: the case had moved on)."""
     rng = random.Random(seed)
     actor = db.session.scalar(db.select(StaffUser).where(StaffUser.role == "admin"))
     if actor is None:
@@ -161,7 +164,7 @@ def generate(
             if at < end:
                 timeline.append(_Step(at, seq := seq + 1, i, action, step))
     day = start.replace(hour=0, minute=0, second=0, microsecond=0) + DAY
-    while day < end:
+    while sweeps and day < end:
         timeline.append(_Step(day, seq := seq + 1, -1, "sweep"))
         day += DAY
     heapq.heapify(timeline)
