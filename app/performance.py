@@ -113,6 +113,11 @@ def outcome_sql(now: datetime):
     )
 
 
+def counted_outcome_sql(now: datetime):
+    """True for a clock whose outcome counts towards the percentage (COUNTED_OUTCOMES)."""
+    return outcome_sql(now).in_([_CODE[o] for o in COUNTED_OUTCOMES])
+
+
 def months_back(moment: datetime, months: int) -> datetime:
     """The same instant `months` calendar months earlier (day clipped to the month's end)."""
     year, month = divmod(moment.year * 12 + moment.month - 1 - months, 12)

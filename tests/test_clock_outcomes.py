@@ -437,3 +437,19 @@ def test_nightly_rollup_counts_the_clocks_due_that_day_in_the_agency_time_zone(c
     rows = db.session.scalars(db.select(performance.PerformanceDaily)).all()
     resolve = [r for r in rows if r.metric == "resolve"]
     assert [(r.day.isoformat(), r.met, r.missed) for r in resolve] == [("2026-09-30", 0, 1)]
+
+
+def test_supervisor_compliance_keeps_missed_clocks_closed_or_transferred_away(client, admin):
+    from app.directory.models import Agency
+    from app.extensions import db
+    from app.workspace.supervisor import compliance
+
+    closed = open_at(client, admin, ny(2026, 11, 2, 10), category="identity-theft")  # FTC
+    moved = open_at(client, admin, ny(2026, 11, 2, 11), category="identity-theft")
+    act_at(client, admin, closed, ny(2026, 11, 12, 10), action="close", reason="No reply.")
+    act_at(client, admin, moved, ny(2026, 11, 12, 10), action="transfer", agency="CFPB", reason="x")
+    ftc = db.session.scalar(db.select(Agency).where(Agency.code == "FTC"))
+    figures = compliance(ftc, ny(2026, 11, 20, 12))
+    first = next(s for s in figures["standards"] if s["standard"].metric == "first_response")
+    month_tally = first["periods"]["month"]
+    assert (month_tally.on_time, month_tally.missed) == (0, 2)  # both were due Nov 9
