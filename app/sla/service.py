@@ -118,25 +118,44 @@ def forget_clock_plans() -> None:
         _plans.clear()
 
 
+def _new_clock(
+    cal: BusinessCalendar,
+    standard: tuple[str, int | None, float, str],
+    calendar_id: int,
+    started_at: datetime,
+    created_at: datetime | None,
+    paused: tuple[float, float] = (0.0, 0.0),
+    calendar: Calendar | None = None,
+) -> SlaClock:
+    """A running clock for (metric, standard id, target, unit), scheduled on `cal`, with
+    `paused` = (allowed time added back, real seconds waited) carried from earlier clocks."""
+    metric, standard_id, target, unit = standard
+    clock = SlaClock(
+        metric=metric,
+        standard_id=standard_id,
+        target=target,
+        unit=unit,
+        calendar_id=calendar_id,
+        phase="running",
+        started_at=started_at,
+        created_at=created_at,
+        paused_total=paused[0],
+        paused_seconds=paused[1],
+    )
+    if calendar is not None:
+        clock.calendar = calendar
+    _schedule(clock, cal)
+    return clock
+
+
 def start_clocks(case, agency, category_id: int | None) -> list[SlaClock]:
     """One clock per applicable posted standard, starting when the complaint was received."""
     with db.session.no_autoflush:  # the case is written once, with its next due time
         plan = clock_plan(agency, category_id)
     cal = plan.calendar
     clocks = []
-    for metric, standard_id, target, unit in plan.standards:
-        clock = SlaClock(
-            metric=metric,
-            standard_id=standard_id,
-            target=target,
-            unit=unit,
-            calendar_id=agency.calendar_id,
-            phase="running",
-            started_at=case.received_at,
-            created_at=case.created_at,
-            paused_total=0.0,
-        )
-        _schedule(clock, cal)
+    for standard in plan.standards:
+        clock = _new_clock(cal, standard, agency.calendar_id, case.received_at, case.created_at)
         case.clocks.append(clock)
         clocks.append(clock)
     refresh_next_due(case)
@@ -230,20 +249,18 @@ def _successor(clock: SlaClock, at: datetime, since: datetime) -> SlaClock:
     """A new clock continuing `clock` from `at`, not counting the time since `since` (when
     the case was resolved or closed); the old one keeps its outcome."""
     cal = business_calendar(clock.calendar)
-    new = SlaClock(
-        metric=clock.metric,
-        standard_id=clock.standard_id,
-        target=clock.target,
-        unit=clock.unit,
-        calendar_id=clock.calendar_id,
-        calendar=clock.calendar,
-        phase="running",
-        started_at=clock.started_at,
-        created_at=at,
-        paused_total=(clock.paused_total or 0.0) + cal.elapsed(since, at, clock.unit),
-        paused_seconds=clock.paused_seconds or 0.0,
+    new = _new_clock(
+        cal,
+        (clock.metric, clock.standard_id, clock.target, clock.unit),
+        clock.calendar_id,
+        clock.started_at,
+        at,
+        (
+            (clock.paused_total or 0.0) + cal.elapsed(since, at, clock.unit),
+            clock.paused_seconds or 0.0,
+        ),
+        clock.calendar,
     )
-    _schedule(new, cal)
     clock.superseded_at = at
     return new
 
@@ -298,20 +315,15 @@ def transfer(case, agency, category_id: int | None, at: datetime) -> None:
         if unit != standard.unit:
             # Earlier pauses were measured in the old unit and cannot be carried over.
             paused_total = paused_seconds = 0.0
-        clock = SlaClock(
-            metric=metric,
-            standard_id=standard.id,
-            target=float(standard.target),
-            unit=standard.unit,
-            calendar_id=agency.calendar_id,
-            calendar=agency.calendar,
-            phase="running",
-            started_at=case.received_at,
-            created_at=at,
-            paused_total=paused_total,
-            paused_seconds=paused_seconds,
+        clock = _new_clock(
+            cal,
+            (metric, standard.id, float(standard.target), standard.unit),
+            agency.calendar_id,
+            case.received_at,
+            at,
+            (paused_total, paused_seconds),
+            agency.calendar,
         )
-        _schedule(clock, cal)
         if paused_since is not None and paused_since < clock.due_at:
             clock.phase = "paused"
             clock.paused_at = paused_since
