@@ -192,6 +192,16 @@ def route_explain(text, category, channel, zip_code, language) -> None:
         click.echo(f"  {mark} #{rule.position} {rule.name} -> {rule.agency}: {why}")
 
 
+def _now_option(now_text: str | None):
+    """A --now option's time, or None for now; a clear error for a bad one."""
+    from app.common.time import parse_iso
+
+    try:
+        return parse_iso(now_text) if now_text else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--now") from None
+
+
 @click.group()
 def sla() -> None:
     """SLA clocks."""
@@ -202,14 +212,10 @@ def sla() -> None:
 @with_appcontext
 def sla_sweep(now_text: str | None) -> None:
     """Run one SLA sweep: warn at risk, record breaches, escalate."""
-    from app.common.time import parse_iso
     from app.jobs import run_ready
     from app.sla.sweep import sweep
 
-    try:
-        now = parse_iso(now_text) if now_text else None
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--now") from None
+    now = _now_option(now_text)
     counts = sweep(now)
     run_ready()
     click.echo(
@@ -228,13 +234,9 @@ def performance() -> None:
 @with_appcontext
 def performance_publish(now_text: str | None) -> None:
     """Compute the figures and publish them now (the hourly job does this too)."""
-    from app.common.time import parse_iso
     from app.performance import publish
 
-    try:
-        now = parse_iso(now_text) if now_text else None
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--now") from None
+    now = _now_option(now_text)
     snapshot = publish(now)
     standards = snapshot.figures["standards"]
     click.echo(f"Published the figures of {len(standards)} standards as of {snapshot.computed_at}.")

@@ -453,3 +453,22 @@ def test_supervisor_compliance_keeps_missed_clocks_closed_or_transferred_away(cl
     first = next(s for s in figures["standards"] if s["standard"].metric == "first_response")
     month_tally = first["periods"]["month"]
     assert (month_tally.on_time, month_tally.missed) == (0, 2)  # both were due Nov 9
+
+
+def test_performance_commands_publish_and_refuse_a_bad_time(app):
+    runner = app.test_cli_runner()
+    done = runner.invoke(args=["performance", "publish", "--now", "2026-11-15T12:00:00-05:00"])
+    assert done.exit_code == 0 and "as of 2026-11-15 17:00:00+00:00" in done.output
+    bad = runner.invoke(args=["performance", "publish", "--now", "yesterday"])
+    assert bad.exit_code != 0 and "--now" in bad.output
+    refused = runner.invoke(args=["sla", "sweep", "--now", "2026-11-15"])
+    assert refused.exit_code != 0 and "time zone" in refused.output
+
+
+def test_demo_history_command_fills_an_empty_database_only(app):
+    runner = app.test_cli_runner()
+    done = runner.invoke(args=["performance", "demo-history", "--cases", "5", "--seed", "1"])
+    assert done.exit_code == 0, done.output
+    assert "open: 5" in done.output and "Figures published as of 2027-01-01" in done.output
+    again = runner.invoke(args=["performance", "demo-history", "--cases", "5"])
+    assert again.exit_code != 0 and "already has cases" in again.output
