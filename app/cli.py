@@ -12,7 +12,18 @@ from app.common.errors import DomainError
 
 
 def register(app: Flask) -> None:
-    for command in (demo, directory, users, tokens, route, sla, outbox, inbound, intake):
+    for command in (
+        demo,
+        directory,
+        users,
+        tokens,
+        route,
+        sla,
+        performance,
+        outbox,
+        inbound,
+        intake,
+    ):
         app.cli.add_command(command)
     from app.open311.cli import open311
 
@@ -181,6 +192,16 @@ def route_explain(text, category, channel, zip_code, language) -> None:
         click.echo(f"  {mark} #{rule.position} {rule.name} -> {rule.agency}: {why}")
 
 
+def _now_option(now_text: str | None):
+    """A --now option's time, or None for now; a clear error for a bad one."""
+    from app.common.time import parse_iso
+
+    try:
+        return parse_iso(now_text) if now_text else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--now") from None
+
+
 @click.group()
 def sla() -> None:
     """SLA clocks."""
@@ -191,20 +212,57 @@ def sla() -> None:
 @with_appcontext
 def sla_sweep(now_text: str | None) -> None:
     """Run one SLA sweep: warn at risk, record breaches, escalate."""
-    from app.common.time import parse_iso
     from app.jobs import run_ready
     from app.sla.sweep import sweep
 
-    try:
-        now = parse_iso(now_text) if now_text else None
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--now") from None
+    now = _now_option(now_text)
     counts = sweep(now)
     run_ready()
     click.echo(
         f"At risk: {counts['at_risk']}, breached: {counts['breached']}, "
         f"escalated: {counts['escalated']}."
     )
+
+
+@click.group()
+def performance() -> None:
+    """Published performance figures (/standards, GET /api/v1/performance)."""
+
+
+@performance.command("publish")
+@click.option("--now", "now_text", help="Compute as of this time (ISO 8601 with offset).")
+@with_appcontext
+def performance_publish(now_text: str | None) -> None:
+    """Compute the figures and publish them now (the hourly job does this too)."""
+    from app.performance import publish
+
+    now = _now_option(now_text)
+    snapshot = publish(now)
+    standards = snapshot.figures["standards"]
+    click.echo(f"Published the figures of {len(standards)} standards as of {snapshot.computed_at}.")
+
+
+@performance.command("demo-history")
+@click.option("--cases", "count", type=click.IntRange(1, 100_000), default=2000, show_default=True)
+@click.option("--seed", type=int, default=20261201, show_default=True)
+@with_appcontext
+def performance_demo_history(count: int, seed: int) -> None:
+    """Work COUNT demo complaints through Sep-Dec 2026 (the same every time for a seed) and
+    publish the figures as of 2027-01-01. Only into a database without cases."""
+    from app.cases.demo_history import DEMO_END, generate
+    from app.cases.models import Case
+    from app.extensions import db
+    from app.performance import publish
+
+    if db.session.scalar(db.select(Case.id).limit(1)) is not None:
+        raise click.ClickException("The database already has cases; the demo history needs none.")
+    try:
+        done = generate(count, seed=seed)
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
+    publish(DEMO_END)
+    click.echo(", ".join(f"{k}: {v}" for k, v in sorted(done.items())))
+    click.echo(f"Figures published as of {DEMO_END.isoformat()}: see /standards.")
 
 
 @click.group()

@@ -5,11 +5,12 @@ set (bench/dataset.py: `redress_bench`, 1,000,000 open cases and 3,000,000 clock
 default) at the data set's own "now" (`as_of`):
 
   compute   performance.compute(now): the figures of every posted standard for the last
-            quarter, the last 12 months and month by month; warm-up, then --repeat runs.
+            complete quarter, the last 12 complete months, the quarters and month by month,
+            in each agency's time zone; warm-up, then --repeat runs.
   publish   performance.publish(now): compute and store the snapshot /standards shows (what
             the hourly worker job runs); --repeat runs.
   rollup    performance.rollup(day) for the day before `as_of` (what the nightly job runs:
-            the clocks met, or fallen due unmet, that day); --repeat runs.
+            the clocks that counted that day, met on time or missed); --repeat runs.
 
 For one run of each: the SQL statements (count, time inside cursor.execute) and the rows
 they returned to Python (the counting is SQL's: a few hundred rows, never one per clock),

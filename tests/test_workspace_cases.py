@@ -189,6 +189,21 @@ def test_request_info_resolve_and_reopen_from_the_case_page(client):
     assert get_case(reference).status == "new"  # nobody had claimed it
 
 
+def test_closing_as_withdrawn_from_the_case_page_shows_the_outcome(client):
+    reference = open_test_case().reference
+    sign_in(client, CFPB_WORKER)
+    page = text_of(client.get(f"/staff/cases/{reference}"))
+    assert "The customer withdrew the complaint" in page
+    client.post(
+        f"/staff/cases/{reference}/actions",
+        data={"action": "close", "close_reason": "Sorted it out.", "close_withdrawn": "yes"},
+    )
+    db.session.expire_all()
+    clocks = {c.metric: c for c in get_case(reference).clocks}
+    assert clocks["resolve"].stop_reason == "withdrawn"
+    assert "withdrawn by the customer" in text_of(client.get(f"/staff/cases/{reference}"))
+
+
 def test_a_refused_action_keeps_what_was_typed(client):
     reference = open_test_case().reference
     sign_in(client, CFPB_WORKER)

@@ -20,6 +20,8 @@ from app.cases.lifecycle import ACTIONS
 from app.cases.models import CHANNELS, STATUSES
 from app.common.time import utcnow
 from app.customers.models import PREFERRED_CONTACTS
+from app.sla.models import STOP_REASONS
+from app.sla.state import OUTCOMES
 from channels.contacts import ContactError, normalize_email, normalize_phone
 from channels.intake import Intake
 
@@ -151,11 +153,25 @@ class ClockSchema(Schema):
     state = fields.String(
         validate=validate.OneOf(("on_track", "at_risk", "breached", "met", "paused", "stopped"))
     )
+    outcome = fields.String(
+        validate=validate.OneOf(OUTCOMES),
+        metadata={"description": "What became of the clock, as the published figures count it."},
+    )
     met_at = fields.String(allow_none=True, metadata={"format": "date-time"})
     breached_at = fields.String(allow_none=True, metadata={"format": "date-time"})
     started_at = fields.String(metadata={"format": "date-time"})
+    stopped_at = fields.String(allow_none=True, metadata={"format": "date-time"})
+    stop_reason = fields.String(allow_none=True, validate=validate.OneOf(STOP_REASONS))
     target = fields.Float()
     unit = fields.String()
+
+
+class ClockHistorySchema(ClockSchema):
+    """A clock the case ran, current or replaced (by a transfer or a reopen)."""
+
+    agency = fields.String(allow_none=True)
+    category = fields.String(allow_none=True)
+    superseded_at = fields.String(allow_none=True, metadata={"format": "date-time"})
 
 
 class AgencyRefSchema(Schema):
@@ -171,6 +187,7 @@ class CaseSummarySchema(Schema):
     agency = fields.Nested(AgencyRefSchema)
     received_at = fields.String(metadata={"format": "date-time"})
     tracking_url = fields.String()
+    merged_into = fields.String(allow_none=True)
     sla = fields.List(fields.Nested(ClockSchema))
 
 
@@ -221,6 +238,9 @@ class EventSchema(Schema):
 
 class MergedCaseSchema(Schema):
     reference = fields.String()
+    status = fields.String()
+    closed_at = fields.String(allow_none=True)
+    sla = fields.List(fields.Nested(ClockHistorySchema))
     messages = fields.List(fields.Nested(MessageSchema))
     events = fields.List(fields.Nested(EventSchema))
 
@@ -245,7 +265,6 @@ class CaseSchema(CaseSummarySchema):
     resolution = fields.String(allow_none=True)
     resolved_at = fields.String(allow_none=True)
     closed_at = fields.String(allow_none=True)
-    merged_into = fields.String(allow_none=True)
     related_case = fields.String(allow_none=True)
     flags = fields.List(fields.String())
     attachments = fields.List(fields.Nested(AttachmentSchema))
@@ -253,6 +272,7 @@ class CaseSchema(CaseSummarySchema):
     routing = fields.Dict()
     messages = fields.List(fields.Nested(MessageSchema))
     events = fields.List(fields.Nested(EventSchema))
+    clock_history = fields.List(fields.Nested(ClockHistorySchema))
     merged_cases = fields.List(fields.Nested(MergedCaseSchema))
     # The A-11 §280 survey: when and how it was offered, and the customer's answers.
     survey = fields.Dict(allow_none=True)
@@ -268,7 +288,12 @@ class CaseListQuerySchema(Schema):
         unknown = RAISE
 
     agency = fields.String()
-    status = fields.String(metadata={"description": "One status or a comma-separated list."})
+    status = fields.String(
+        metadata={
+            "description": "One status or a comma-separated list; `merged` lists the cases "
+            "merged into another (closed, and otherwise left out)."
+        }
+    )
     sla = fields.String(validate=validate.OneOf(("on_track", "at_risk", "breached", "paused")))
     assignee = fields.String(metadata={"description": "An email, `me`, or `none`."})
     category = fields.String()
@@ -280,10 +305,11 @@ class CaseListQuerySchema(Schema):
     @validates_schema
     def _statuses(self, data, **kwargs):
         if "status" in data:
-            bad = [s for s in data["status"].split(",") if s.strip() not in STATUSES]
+            known = (*STATUSES, "merged")
+            bad = [s for s in data["status"].split(",") if s.strip() not in known]
             if bad:
                 raise ValidationError(
-                    f"Unknown status {', '.join(bad)}; use {', '.join(STATUSES)}.", "status"
+                    f"Unknown status {', '.join(bad)}; use {', '.join(known)}.", "status"
                 )
 
 
@@ -307,6 +333,12 @@ class ActionSchema(Schema):
     agency = fields.String(metadata={"description": "transfer: the receiving agency's code."})
     queue = fields.String(metadata={"description": "transfer: a queue of that agency."})
     into = fields.String(metadata={"description": "merge: the reference of the surviving case."})
+    withdrawn = fields.Boolean(
+        metadata={
+            "description": "close: the customer withdrew the complaint (published as its own "
+            "outcome instead of a missed deadline, unless the due time had already passed)."
+        }
+    )
 
 
 class TrackSchema(Schema):

@@ -9,7 +9,7 @@ from flask import current_app
 
 from app.cases.models import Case
 from app.common.time import utcnow
-from app.sla.state import breached_at, clock_state
+from app.sla.state import breached_at, clock_state, outcome
 
 METRIC_ORDER = {"acknowledge": 0, "first_response": 1, "resolve": 2}
 
@@ -23,20 +23,43 @@ def tracking_url(case: Case) -> str:
     return f"{base}/track?reference={case.reference}"
 
 
+def _clock(clock, now: datetime) -> dict:
+    return {
+        "metric": clock.metric,
+        "due_at": iso(clock.due_at),
+        "state": clock_state(clock, now),
+        "outcome": outcome(clock, now),
+        "met_at": iso(clock.met_at),
+        "breached_at": iso(breached_at(clock, now)),
+        "started_at": iso(clock.started_at),
+        "stopped_at": iso(clock.stopped_at),
+        "stop_reason": clock.stop_reason,
+        "target": clock.target,
+        "unit": clock.unit,
+    }
+
+
 def clocks(case: Case, now: datetime | None = None) -> list[dict]:
+    """The clocks the case runs on now (a transfer or a reopen replaces some: see
+    `clock_history`)."""
+    now = now or utcnow()
+    current = [c for c in case.clocks if c.superseded_at is None]
+    return [_clock(c, now) for c in sorted(current, key=lambda c: METRIC_ORDER.get(c.metric, 9))]
+
+
+def clock_history(case: Case, now: datetime | None = None) -> list[dict]:
+    """Every clock the case ever ran, oldest first, with the standard it counted against:
+    after a transfer the sending agency's clocks stay here with their outcomes."""
     now = now or utcnow()
     out = []
-    for clock in sorted(case.clocks, key=lambda c: METRIC_ORDER.get(c.metric, 9)):
+    for clock in sorted(case.clocks, key=lambda c: (c.created_at or c.started_at, c.id or 0)):
+        standard = clock.standard
         out.append(
-            {
-                "metric": clock.metric,
-                "due_at": iso(clock.due_at),
-                "state": clock_state(clock, now),
-                "met_at": iso(clock.met_at),
-                "breached_at": iso(breached_at(clock, now)),
-                "started_at": iso(clock.started_at),
-                "target": clock.target,
-                "unit": clock.unit,
+            _clock(clock, now)
+            | {
+                "agency": standard.agency.code if standard else None,
+                "category": standard.category.code if standard and standard.category else None,
+                "superseded_at": iso(clock.superseded_at),
             }
         )
     return out
@@ -51,6 +74,7 @@ def summary(case: Case, now: datetime | None = None) -> dict:
         "agency": {"code": case.agency.code, "name": case.agency.name},
         "received_at": iso(case.received_at),
         "tracking_url": tracking_url(case),
+        "merged_into": case.merged_into.reference if case.merged_into_id else None,
         "sla": clocks(case, now),
     }
 
@@ -126,7 +150,6 @@ def full(case: Case, merged: list[Case], now: datetime | None = None) -> dict:
             "resolution": case.resolution,
             "resolved_at": iso(case.resolved_at),
             "closed_at": iso(case.closed_at),
-            "merged_into": case.merged_into.reference if case.merged_into else None,
             "related_case": case.related_case.reference if case.related_case else None,
             "flags": list(case.flags or []),
             "attachments": [attachment(a, case.reference) for a in case.attachments],
@@ -141,9 +164,13 @@ def full(case: Case, merged: list[Case], now: datetime | None = None) -> dict:
             },
             "messages": [_message(m) for m in case.messages],
             "events": [_event(e) for e in case.events],
+            "clock_history": clock_history(case, now),
             "merged_cases": [
                 {
                     "reference": m.reference,
+                    "status": m.status,
+                    "closed_at": iso(m.closed_at),
+                    "sla": clock_history(m, now),
                     "messages": [_message(x) for x in m.messages],
                     "events": [_event(x) for x in m.events],
                 }
@@ -222,7 +249,8 @@ def promise_sentences(case: Case, lang: str = "en", skip: tuple[str, ...] = ()) 
     """When the customer will hear back, in plain words computed from the running clocks."""
     wording = _PROMISES.get(lang, _PROMISES["en"])
     out = []
-    for clock in sorted(case.clocks, key=lambda c: METRIC_ORDER.get(c.metric, 9)):
+    current = [c for c in case.clocks if c.superseded_at is None]
+    for clock in sorted(current, key=lambda c: METRIC_ORDER.get(c.metric, 9)):
         if clock.metric in skip:
             continue
         if clock.phase == "running" and clock.metric in wording:

@@ -51,7 +51,7 @@ def list_cases(staff: StaffUser, args: dict, now: datetime | None = None, *, opt
     """Return (cases, next_cursor_values). Non-admin staff are confined to their agency.
     `options` are loader options for what the caller shows of each case (no query per row)."""
     now = now or utcnow()
-    query = select(Case).where(Case.merged_into_id.is_(None)).options(*options)
+    query = select(Case).options(*options)
     if args.get("agency"):
         agency = db.session.scalar(select(Agency).where(Agency.code == args["agency"].upper()))
         if agency is None:
@@ -61,8 +61,16 @@ def list_cases(staff: StaffUser, args: dict, now: datetime | None = None, *, opt
         query = query.where(Case.agency_id == agency.id)
     elif not staff.sees_all_agencies:
         query = query.where(Case.agency_id == staff.agency_id)
-    if args.get("status"):
-        query = query.where(Case.status.in_([s.strip() for s in args["status"].split(",")]))
+    statuses = {s.strip() for s in (args.get("status") or "").split(",") if s.strip()}
+    # Cases merged into another are closed and left out of lists, unless asked for by name.
+    merged = Case.merged_into_id.is_not(None)
+    if "merged" in statuses:
+        others = statuses - {"merged"}
+        query = query.where(or_(merged, Case.status.in_(others)) if others else merged)
+    else:
+        query = query.where(Case.merged_into_id.is_(None))
+        if statuses:
+            query = query.where(Case.status.in_(statuses))
     if args.get("channel"):
         query = query.where(Case.channel == args["channel"])
     if args.get("category"):

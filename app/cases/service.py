@@ -346,15 +346,23 @@ def _do_reply(case: Case, actor: StaffUser, data: dict, now: datetime) -> dict:
     body = _require(data, "body", "The reply")
     message = _customer_message(case, actor, body, now)
     met = sla.meet(case, _RESPONSE_METRICS, now)
-    return {"channel": message.channel, "met": met}
+    detail = {"channel": message.channel, "met": met}
+    if case.status != "waiting_on_customer":
+        # A clock still paused on a case no longer waiting (it was transferred while we
+        # waited) resumes with the next message either way: this one.
+        resumed = sla.resume(case, now)
+        if resumed:
+            detail["resumed"] = resumed
+    return detail
 
 
 def _do_request_info(case: Case, actor: StaffUser, data: dict, now: datetime) -> dict:
     body = _require(data, "body", "The question to the customer")
     message = _customer_message(case, actor, body, now, "request_info")
     met = sla.meet(case, _RESPONSE_METRICS, now)
-    sla.pause(case, "resolve", now)
-    return {"channel": message.channel, "met": met, "paused": ["resolve"]}
+    # Not paused when already past its due time: that miss stands (app.sla.service.pause).
+    paused = ["resolve"] if sla.pause(case, "resolve", now) else []
+    return {"channel": message.channel, "met": met, "paused": paused}
 
 
 def _do_resolve(case: Case, actor: StaffUser, data: dict, now: datetime) -> dict:
@@ -370,11 +378,21 @@ def _do_resolve(case: Case, actor: StaffUser, data: dict, now: datetime) -> dict
 
 
 def _do_close(case: Case, actor: StaffUser, data: dict, now: datetime) -> dict:
+    """Closing unresolved stops the clocks not yet met: each counts as missed at its due
+    time, unless the customer withdrew the complaint before then (`withdrawn`), which is
+    published as its own outcome."""
+    withdrawn = data.get("withdrawn", False)
+    if not isinstance(withdrawn, bool):
+        raise Invalid(
+            "Say true or false: did the customer withdraw the complaint?", field="withdrawn"
+        )
+    detail: dict = {}
     if case.status != "resolved":
         _require(data, "reason", "A reason for closing an unresolved case")
-        sla.stop(case)
+        stopped = sla.stop(case, now, "withdrawn" if withdrawn else "closed")
+        detail = {"stopped": stopped, "withdrawn": withdrawn}
     case.closed_at = now
-    return {}
+    return detail
 
 
 def _do_reopen(case: Case, actor: StaffUser, data: dict, now: datetime) -> dict:
@@ -404,7 +422,7 @@ def _do_transfer(case: Case, actor: StaffUser, data: dict, now: datetime) -> dic
     case.agency = agency
     case.queue = queue or (agency.queues[0] if agency.queues else None)
     case.assignee = None
-    sla.retarget(case, agency, case.category_id)
+    sla.transfer(case, agency, case.category_id, now)
     notify_customer(case, "transferred")
     return {"from": before, "agency": agency.code, "queue": case.queue.code if case.queue else None}
 
@@ -420,7 +438,7 @@ def _do_merge(case: Case, actor: StaffUser, data: dict, now: datetime) -> dict:
         )
     case.merged_into = target
     case.closed_at = now
-    sla.stop(case)
+    sla.stop(case, now, "merged")
     _event(
         target,
         "merged",
@@ -456,8 +474,8 @@ def customer_replied(
     external_id: str | None = None,
     meta: dict | None = None,
 ) -> Message:
-    """A customer's reply on any channel: kept on the case and, if we were waiting, the
-    resolve clock resumes with the waiting time added back."""
+    """A customer's reply on any channel: kept on the case and, if a clock was waiting on
+    them, it resumes with the waiting time added back."""
     now = now or utcnow()
     message = Message(
         direction="inbound",
@@ -468,8 +486,10 @@ def customer_replied(
         meta=meta,
     )
     case.messages.append(message)
+    # Paused clocks resume on the customer's answer, also when the case no longer shows as
+    # waiting (it was transferred while we waited).
+    resumed = sla.resume(case, now)
     if case.status == "waiting_on_customer":
-        resumed = sla.resume(case, now)
         before = case.status
         case.status = "in_progress" if case.assignee_id else "new"
         _event(
@@ -482,9 +502,8 @@ def customer_replied(
             after={"status": case.status, "resumed": resumed},
         )
     else:
-        _event(
-            case, "customer_replied", None, now, actor_type="customer", after={"channel": channel}
-        )
+        after = {"channel": channel} | ({"resumed": resumed} if resumed else {})
+        _event(case, "customer_replied", None, now, actor_type="customer", after=after)
     case.updated_at = now
     return message
 

@@ -1,17 +1,27 @@
-"""Measured results beside the posted standards: `/standards` and `GET /api/v1/performance`.
+"""Measured results beside the posted standards: `/standards`, `GET /api/v1/performance`
+and the clocks behind every figure, `GET /api/v1/performance/clocks`.
 
-Both read the published snapshot (app.performance), so the page and the API always show
-the same figures and the time they were computed.
+All read the published snapshot (app.performance), so the page and the API always show
+the same figures and the time they were computed, and the clock list is as of that time.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import json
 from datetime import datetime
 from itertools import groupby
 
-from flask import Blueprint, Response, jsonify, render_template, request
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    jsonify,
+    render_template,
+    request,
+    stream_with_context,
+)
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
@@ -19,14 +29,30 @@ from app import performance
 from app.common.languages import DEFAULT_LANGUAGE
 from app.directory import localized
 from app.directory.models import Agency, Category, ServiceStandard
-from app.extensions import db
+from app.extensions import db, limiter
 from app.public import bp
 from app.public.i18n import current_language
 from app.public.views import reading_order
 
 api_bp = Blueprint("performance_api", __name__, url_prefix="/api/v1")
 
+# The counts of a period, in the order the CSV gives them (docs/public-accountability.md).
+FIGURE_COLUMNS = (
+    "due",
+    "sample",
+    "met",
+    "missed",
+    "met_late",
+    "stopped_unmet",
+    "open_past_due",
+    "withdrawn_by_customer",
+    "handed_over",
+    "merged_before_due",
+    "waiting_on_customer",
+    "still_open_from_earlier",
+)
 CSV_COLUMNS = (
+    "standard",
     "agency",
     "agency_name",
     "category",
@@ -35,16 +61,29 @@ CSV_COLUMNS = (
     "target",
     "unit",
     "goal",
+    "timezone",
     "period",
+    "period_id",
     "start",
     "end",
-    "met",
-    "breached",
-    "open_past_due",
-    "sample",
+    "complete",
+    *FIGURE_COLUMNS,
     "percent_met",
     "channels",
     "computed_at",
+)
+CLOCK_COLUMNS = (
+    "standard",
+    "case",
+    "channel",
+    "metric",
+    "started_at",
+    "due_at",
+    "counted_at",
+    "ended_at",
+    "paused_seconds",
+    "outcome",
+    "counted",
 )
 
 # The trend chart's drawing box (SVG user units): plot area, then room for the axis labels.
@@ -152,14 +191,24 @@ def standards():
     )
 
 
+def _periods(row: dict):
+    """(period kind, figure) of a standard: the two headline periods, the quarters, the months."""
+    yield from row["periods"].items()
+    for q in row["quarters"]:
+        yield "quarter", q
+    for m in row["trend"]:
+        yield "month", m
+
+
 def _csv(figures: dict, rows: list[dict]) -> Response:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\r\n")
     writer.writeheader()
     for r in rows:
-        for period, p in r["periods"].items():
+        for period, p in _periods(r):
             writer.writerow(
                 {
+                    "standard": r["standard"],
                     "agency": r["agency"]["code"],
                     "agency_name": r["agency"]["name"],
                     "category": r["category"] or "",
@@ -168,13 +217,13 @@ def _csv(figures: dict, rows: list[dict]) -> Response:
                     "target": f"{r['target']:g}",
                     "unit": r["unit"],
                     "goal": f"{r['goal']:g}",
+                    "timezone": r["timezone"],
                     "period": period,
+                    "period_id": p["id"],
                     "start": p["start"],
                     "end": p["end"],
-                    "met": p["met"],
-                    "breached": p["breached"],
-                    "open_past_due": p["open_past_due"],
-                    "sample": p["sample"],
+                    "complete": "yes" if p["complete"] else "no",
+                    **{k: p[k] for k in FIGURE_COLUMNS},
                     "percent_met": "" if p["percent_met"] is None else p["percent_met"],
                     "channels": ";".join(f"{k}:{v}" for k, v in p["channels"].items()),
                     "computed_at": figures["computed_at"],
@@ -192,7 +241,7 @@ def performance_figures():
     """Measured results per posted standard and period (JSON, or CSV with ?format=csv).
     ---
     get:
-      summary: Met, breached and open-past-due counts per standard, last quarter and 12 months
+      summary: Measured results per posted standard, by calendar quarter and month
       parameters:
         - in: query
           name: format
@@ -203,9 +252,16 @@ def performance_figures():
       responses:
         200:
           description: >
-            Per posted standard: met, breached and open-past-due counts, sample size,
-            percentage met (null under the minimum sample), channel mix and monthly trend,
-            with the time the figures were computed.
+            Per posted standard (`standard`: AGENCY/metric or AGENCY/category/metric): for
+            the last complete calendar quarter, the last 12 complete months, each of the last
+            four quarters and this one so far, and month by month (`trend`), in the agency's
+            time zone - the clocks due (`due`), those counted (`sample` = `met` on time +
+            `missed`), missed split into `met_late`, `stopped_unmet` and `open_past_due`,
+            those not counted (`withdrawn_by_customer`, `handed_over`, `merged_before_due`,
+            `waiting_on_customer`), complaints from earlier periods still open past due
+            (`still_open_from_earlier`), percentage met (null under the minimum sample) and
+            channel mix; live counts `open_past_due_now` and `waiting_on_customer_now`; the
+            time the figures were computed. Definitions: docs/public-accountability.md.
           content:
             application/json: {}
             text/csv: {}
@@ -214,10 +270,7 @@ def performance_figures():
             application/json:
               schema: ErrorSchema
     """
-    fmt = request.args.get("format", "").lower()
-    if not fmt:
-        best = request.accept_mimetypes.best_match(["application/json", "text/csv"])
-        fmt = "csv" if best == "text/csv" else "json"
+    fmt = _fmt()
     if fmt not in ("json", "csv"):
         return jsonify({"errors": {"format": ["Use json or csv."]}}), 422
     figures = performance.published().figures
@@ -231,3 +284,113 @@ def performance_figures():
             "standards": rows,
         }
     )
+
+
+def _fmt() -> str:
+    fmt = request.args.get("format", "").lower()
+    if not fmt:
+        best = request.accept_mimetypes.best_match(["application/json", "text/csv"])
+        fmt = "csv" if best == "text/csv" else "json"
+    return fmt
+
+
+def _public_limit() -> str:
+    return current_app.config["PUBLIC_RATE_LIMIT"]
+
+
+@api_bp.get("/performance/clocks")
+@limiter.limit(_public_limit)
+def performance_clocks():
+    """The de-identified clocks behind the published figures, for anyone to recount them.
+    ---
+    get:
+      summary: The clocks behind a published figure (JSON, or CSV with ?format=csv)
+      parameters:
+        - in: query
+          name: period
+          required: true
+          description: 2026Q4, 2026-11, 2025-12..2026-11, last_quarter or last_12_months.
+          schema: {type: string}
+        - in: query
+          name: standard
+          description: A standard as GET /api/v1/performance names it (all when omitted).
+          schema: {type: string}
+        - in: query
+          name: format
+          schema: {type: string, enum: [json, csv]}
+      responses:
+        200:
+          description: >
+            As of the published figures' time (`as_of`), every clock that counts in the
+            period in its agency's time zone: the standard, the case as a keyed hash of its
+            reference (stable, not reversible), the channel, started, due and counted-at
+            times, when it was met or stopped, the real seconds spent waiting on the
+            customer, the outcome and whether it counts towards the percentage. Counting
+            the rows by outcome gives the published figure.
+          content:
+            application/json: {}
+            text/csv: {}
+        422:
+          content:
+            application/json:
+              schema: ErrorSchema
+    """
+    fmt = _fmt()
+    errors: dict[str, list[str]] = {}
+    if fmt not in ("json", "csv"):
+        errors["format"] = ["Use json or csv."]
+    if not request.args.get("period"):
+        errors["period"] = [performance.PERIOD_HELP]
+    if errors:
+        return jsonify({"errors": errors}), 422
+    when = performance.published().computed_at
+    try:
+        plan = performance.recount_plan(request.args.get("standard"), request.args["period"], when)
+    except ValueError as exc:
+        field = "standard" if "standard" in str(exc) else "period"
+        return jsonify({"errors": {field: [str(exc)]}}), 422
+
+    def rows():
+        for standards, start, end in plan:
+            yield from performance.clock_rows(standards, start, end, when)
+
+    if fmt == "csv":
+
+        def lines():
+            out = io.StringIO()
+            writer = csv.DictWriter(out, fieldnames=CLOCK_COLUMNS, lineterminator="\r\n")
+            writer.writeheader()
+            for row in rows():
+                writer.writerow(row | {"counted": "yes" if row["counted"] else "no"})
+                if out.tell() > 65536:
+                    yield out.getvalue()
+                    out.seek(0)
+                    out.truncate()
+            yield out.getvalue()
+
+        return Response(
+            stream_with_context(lines()),
+            mimetype="text/csv",
+            headers={"Content-Disposition": 'attachment; filename="performance-clocks.csv"'},
+        )
+
+    def document():
+        head = {
+            "as_of": when.isoformat(),
+            "period": request.args["period"],
+            "standard": request.args.get("standard"),
+            "periods": [
+                {
+                    "standards": [performance.standard_key(s) for s in standards],
+                    "start": start.isoformat(),
+                    "end": end.isoformat(),
+                }
+                for standards, start, end in plan
+            ],
+        }
+        yield json.dumps(head)[:-1] + ', "clocks": ['
+        for i, row in enumerate(rows()):
+            yield ("," if i else "") + json.dumps(row)
+        yield "]}"
+
+    return Response(stream_with_context(document()), mimetype="application/json")

@@ -12,6 +12,9 @@ from app.extensions import db
 
 # Stored lifecycle of a clock; the public state (on_track, at_risk, ...) is derived from times.
 CLOCK_PHASES = ("running", "paused", "met", "stopped")
+# Why a clock stopped unmet. Closing unresolved is a miss whenever it happens; the others are
+# a miss only once the due time has passed (docs/public-accountability.md).
+STOP_REASONS = ("closed", "withdrawn", "merged", "transferred")
 # A running clock's at-risk time, else NULL (queries use the same CASE expression). Laid out
 # as PostgreSQL prints it back, so that Alembic's comparison sees model and database agree.
 RUNNING_AT_RISK_SQL = "(\nCASE\n    WHEN phase = 'running' THEN at_risk_at\n    ELSE NULL\nEND)"
@@ -69,6 +72,9 @@ class SlaClock(db.Model):
     calendar_id: Mapped[int] = mapped_column(ForeignKey("calendars.id"))
     phase: Mapped[str] = mapped_column(String(10), default="running")
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # When the clock was created (with its case, at a transfer, at a reopen): a clock created
+    # already past due counts in the period it was created in, so past periods never change.
+    created_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     due_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # When the clock will have used the at-risk share (75 %) of its allowed time: stored so
     # that queues and the sweep compare timestamps instead of doing calendar arithmetic.
@@ -76,8 +82,18 @@ class SlaClock(db.Model):
     paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Allowed time added back by pauses, in the unit's own measure (see BusinessCalendar.elapsed).
     paused_total: Mapped[float] = mapped_column(Float, default=0.0)
+    # Real seconds spent waiting on the customer, for the public recount (paused_total is in
+    # the unit's own measure, which is what moves the due time).
+    paused_seconds: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
     met_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # Set by the sweep when it records the breach; state is still derived from times.
+    # When and why a clock stopped without being met (STOP_REASONS).
+    stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    stop_reason: Mapped[str | None] = mapped_column(String(12))
+    # When a newer clock for the same metric took over on the case (the receiving agency's
+    # after a transfer, a new resolve clock after a reopen): this one keeps its outcome.
+    superseded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set by the sweep when it records the breach (or by a stop past the due time); never
+    # cleared: a missed promise stays missed. State is still derived from times.
     breached_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     at_risk_notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # When a breach still unmet escalates to the agency's leads: scheduled with due_at.
@@ -85,3 +101,4 @@ class SlaClock(db.Model):
     escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     case = relationship("Case", back_populates="clocks")
     calendar = relationship("Calendar")
+    standard = relationship("ServiceStandard")

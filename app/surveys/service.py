@@ -138,7 +138,9 @@ def question_text(question: Question, language: str, agency: str) -> str:
 
 def resolve_standard_met(case: Case, now: datetime | None = None) -> bool | None:
     """Whether the case was resolved within its posted standard (None: no such standard)."""
-    clock = next((c for c in case.clocks if c.metric == "resolve"), None)
+    clock = next(
+        (c for c in case.clocks if c.metric == "resolve" and c.superseded_at is None), None
+    )
     if clock is None:
         return None
     state = clock_state(clock, now or utcnow())

@@ -205,6 +205,8 @@ def case_action(reference: str) -> ResponseReturnValue:
     }
     if action == "assign" and not data.get("assignee"):
         data["assignee"] = "me"
+    if action == "close":  # a checkbox: the customer withdrew it (published as such)
+        data["withdrawn"] = request.form.get("close_withdrawn") == "yes"
     try:
         case = cases.act(case, action, current_user, data)
     except DomainError as exc:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from app.sla.calendar import BusinessCalendar
-from app.sla.state import clock_state
+from app.sla.state import clock_state, outcome
 
 LABELS = {
     "on_track": "On track",
@@ -67,6 +67,14 @@ def business_time(cal: BusinessCalendar, start: datetime, end: datetime, unit: s
     return _hours_minutes(cal.business_seconds_between(start, end)) + " business time"
 
 
+_STOPPED = {
+    "stopped_unmet": "missed: stopped unmet",
+    "withdrawn_by_customer": "withdrawn by the customer",
+    "handed_over": "handed over to another agency",
+    "merged_before_due": "merged before due",
+}
+
+
 def badge(clock, cal: BusinessCalendar, now: datetime) -> Badge:
     state = clock_state(clock, now)
     if state in ("on_track", "at_risk"):
@@ -79,8 +87,8 @@ def badge(clock, cal: BusinessCalendar, now: datetime) -> Badge:
         text = "waiting on the customer"
     elif state == "met":
         text = "met on time"
-    else:
-        text = "no longer counts"
+    else:  # stopped: what it counts as (app.sla.state.outcome)
+        text = _STOPPED.get(outcome(clock, now), "stopped")
     return Badge(state, clock.metric, clock.due_at, text)
 
 

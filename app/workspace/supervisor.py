@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
-from sqlalchemy import and_, case, exists, func, or_, select
+from sqlalchemy import and_, case, exists, func, select
 
 from app.cases import service as cases
 from app.cases.models import OPEN_STATUSES, Case
@@ -124,17 +124,20 @@ def period_starts(now: datetime, tz: str) -> dict[str, datetime]:
 
 
 def _settled_rows(agency: Agency, since: datetime, now: datetime):
-    """Clocks of the agency's cases that met or missed their standard since `since`: met
-    (on time or late) or fell due unmet. The same counting as the performance roll-up."""
-    met = and_(SlaClock.phase == "met", SlaClock.met_at >= since, SlaClock.met_at <= now)
-    missed_unmet = and_(
-        SlaClock.phase == "running", SlaClock.due_at >= since, SlaClock.due_at <= now
-    )
+    """Clocks of the agency's standards that met or missed them since `since`, counted when
+    they settled: met (on time or late), or fell due unmet (still open, or stopped unmet:
+    closed, merged or transferred late). The outcomes are the published ones
+    (app.sla.state.outcome); unlike the published figures, which count a clock in the period
+    of its due time, this operational view counts a met clock when it was met. A clock
+    transferred away still counts for the agency that owned it."""
+    from app.performance import counted_outcome_sql
+
+    settled = case((SlaClock.phase == "met", SlaClock.met_at), else_=SlaClock.due_at)
     return db.session.execute(
         select(SlaClock.standard_id, SlaClock.phase, SlaClock.met_at, SlaClock.due_at)
-        .join(Case, Case.id == SlaClock.case_id)
-        .where(Case.agency_id == agency.id, SlaClock.standard_id.is_not(None))
-        .where(or_(met, missed_unmet))
+        .join(ServiceStandard, ServiceStandard.id == SlaClock.standard_id)
+        .where(ServiceStandard.agency_id == agency.id)
+        .where(counted_outcome_sql(now), settled >= since, settled <= now)
     ).all()
 
 
