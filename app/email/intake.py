@@ -18,8 +18,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from app.cases import attachments
 from app.cases.models import OPEN_STATUSES, Case, Message
 from app.cases.service import customer_replied, flag_case, open_case
+from app.customers import access, proof
 from app.customers.models import ContactPoint
-from app.customers.service import customer_has_contact, set_contact_status
+from app.customers.service import set_contact_status
 from app.email import status
 from app.email.models import SenderWindow
 from app.extensions import db
@@ -117,10 +118,24 @@ def process(row: InboundMessage, now: datetime) -> None:
     if asked is not None:
         status.answer(row, sender, asked, cited, now)
         return
-    if cited is not None and customer_has_contact(cited.customer, sender):
+    if cited is not None and _may_thread(mail, cited, sender):
         _threaded(row, mail, cited, now, trimmed)
         return
+    if cited is not None:
+        proof.refused(cited, "email", "thread", sender, now)
     _new_case(row, mail, sender, now, related=cited)
+
+
+def _may_thread(mail: ParsedEmail, case: Case, sender: str) -> bool:
+    """A message joins a case only from an address that may act on it (on the case, or
+    proven for its customer) and only when the relay did not say the From is forged.
+
+    `mail.authenticated` is the channel's verdict (DMARC from a trusted
+    Authentication-Results): False means failed; a parser without one proves nothing less
+    than before."""
+    if getattr(mail, "authenticated", None) is False:
+        return False
+    return access.may_act(case, "email", email_match_key(sender))
 
 
 def _sender(mail: ParsedEmail) -> str:
