@@ -12,6 +12,7 @@ import pytest
 
 from app.cases.models import Case
 from app.common.time import frozen_time, utcnow
+from app.customers import merge
 from app.customers.models import ContactCode, ContactPoint, Customer, CustomerMerge
 from app.customers.service import set_contact_status
 from app.extensions import db
@@ -463,7 +464,7 @@ def test_a_supervisor_merges_two_customers_after_seeing_both_histories(client, s
     assert merged.status_code == 200, merged.get_json()
     assert {c["reference"] for c in merged.get_json()["cases"]} == {texted.reference, emailed}
     db.session.expire_all()
-    assert db.session.get(Customer, a).merged_into_id == b
+    assert merge.merged_into(db.session.get(Customer, a)) == b
     for ref in (texted.reference, emailed):
         (event,) = [e for e in case_of(ref).events if e.kind == "customer_merged"]
         assert event.actor.email == "supervisor@cfpb.example"
@@ -500,7 +501,7 @@ def test_the_workspace_shows_both_histories_before_a_merge(client, twilio):
     assert compare.status_code == 200
     assert texted.reference in html and emailed.reference in html
     assert "+12025550143" in html and VICTIM_EMAIL in html
-    assert db.session.get(Customer, texted.customer_id).merged_into_id is None  # not yet
+    assert merge.merged_into(db.session.get(Customer, texted.customer_id)) is None  # not yet
     done = client.post(
         f"/staff/customers/{emailed.customer_id}/merge",
         data={"from": texted.customer_id, "reason": "Same person."},

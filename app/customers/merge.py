@@ -40,6 +40,13 @@ def visible_customer(staff: StaffUser, customer_id: int) -> Customer:
     return customer
 
 
+def merged_into(customer: Customer) -> int | None:
+    """The customer this one was merged into (its record stays, empty, as the trail)."""
+    return db.session.scalar(
+        select(CustomerMerge.into_customer_id).where(CustomerMerge.from_customer_id == customer.id)
+    )
+
+
 def _cases(customer: Customer) -> list[Case]:
     return list(
         db.session.scalars(
@@ -65,7 +72,7 @@ def history(staff: StaffUser, customer: Customer) -> dict:
         "id": customer.id,
         "name": customer.name,
         "created_at": customer.created_at.isoformat() if customer.created_at else None,
-        "merged_into": customer.merged_into_id,
+        "merged_into": merged_into(customer),
         "contacts": [
             {
                 "kind": p.kind,
@@ -101,7 +108,7 @@ def merge(
         raise Forbidden("Only supervisors and administrators merge customers.")
     if source.id == into.id:
         raise Invalid("A customer cannot be merged into themselves.", field="into")
-    if source.merged_into_id or into.merged_into_id:
+    if merged_into(source) or merged_into(into):
         raise Conflict("One of these customers was already merged into another.")
     cases = _cases(source)
     target_cases = _cases(into)
@@ -120,8 +127,6 @@ def merge(
         case.customer_id = into.id
     if not into.name and source.name:
         into.name = source.name
-    source.merged_into_id = into.id
-    source.merged_at = now
     detail = (reason or "").strip()[:500] or None
     moved_ids = {c.id for c in cases}
     for case in (*cases, *target_cases):

@@ -31,9 +31,6 @@ class Customer(db.Model):
     preferred_contact: Mapped[str | None] = mapped_column(String(10))
     language: Mapped[str] = mapped_column(String(10), default="en")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    # Merged by staff into another customer: the record stays (empty) as the audit trail.
-    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
-    merged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     contacts: Mapped[list[ContactPoint]] = relationship(
         back_populates="customer", cascade="all, delete-orphan", order_by="ContactPoint.id"
     )

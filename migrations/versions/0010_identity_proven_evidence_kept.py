@@ -31,10 +31,6 @@ BATCH = 5000
 
 
 def upgrade():
-    with op.batch_alter_table('customers', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('merged_into_id', BigId, nullable=True))
-        batch_op.add_column(sa.Column('merged_at', sa.DateTime(timezone=True), nullable=True))
-        batch_op.create_foreign_key(batch_op.f('fk_customers_merged_into_id_customers'), 'customers', ['merged_into_id'], ['id'])
     with op.batch_alter_table('contact_points', schema=None) as batch_op:
         batch_op.add_column(sa.Column('proven_by', sa.String(length=10), nullable=True))
         batch_op.add_column(sa.Column('proven_at', sa.DateTime(timezone=True), nullable=True))
@@ -269,7 +265,3 @@ def downgrade():
     with op.batch_alter_table('contact_points', schema=None) as batch_op:
         batch_op.drop_column('proven_at')
         batch_op.drop_column('proven_by')
-    with op.batch_alter_table('customers', schema=None) as batch_op:
-        batch_op.drop_constraint(batch_op.f('fk_customers_merged_into_id_customers'), type_='foreignkey')
-        batch_op.drop_column('merged_at')
-        batch_op.drop_column('merged_into_id')
