@@ -29,6 +29,7 @@ def get_customer(customer_id: int):
           required: true
       responses:
         200:
+          description: The customer.
           content:
             application/json:
               schema: CustomerSchema
@@ -67,6 +68,7 @@ def merge_customer(customer_id: int):
             schema: CustomerMergeSchema
       responses:
         200:
+          description: The customer merged into, with both histories.
           content:
             application/json:
               schema: CustomerSchema
@@ -79,6 +81,7 @@ def merge_customer(customer_id: int):
         409:
           description: One of the customers was already merged.
         422:
+          description: Not valid (field messages), or a customer merged into themselves.
           content:
             application/json:
               schema: ErrorSchema

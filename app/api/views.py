@@ -169,6 +169,7 @@ def track_code(reference: str):
         202:
           description: The request was taken (whether a code was sent is not said).
         422:
+          description: Not valid (field messages).
           content:
             application/json:
               schema: ErrorSchema
@@ -203,10 +204,12 @@ def track_verify(reference: str):
             schema: CodeVerifySchema
       responses:
         200:
+          description: The contact is proven; the case as tracking shows it.
           content:
             application/json:
               schema: TrackSchema
         422:
+          description: Not valid (field messages), or a wrong code.
           content:
             application/json:
               schema: ErrorSchema
