@@ -175,7 +175,9 @@ def track_code(reference: str):
               schema: ErrorSchema
     """
     data = CodeRequestSchema().load(_json_body())
-    proof.request_code(reference, data["contact"], data["send_by"], data["language"], utcnow())
+    proof.request_code(
+        reference, data["contact"], data["send_by"], data["language"], utcnow(), channel="api"
+    )
     db.session.commit()
     return jsonify({"message": CODE_SENT}), 202
 

@@ -117,11 +117,13 @@ def reachable(case: Case) -> dict[str, list[str]]:
     candidates: list[tuple[str, str]] = []
     on = sorted(case.case_contacts, key=lambda c: (c.source == "intake", -(c.id or 0)))
     candidates += [(c.kind, c.value) for c in on]
-    if case.customer_id is not None:
+    # A case being opened has its customer but not yet the customer_id column.
+    customer_id = case.customer.id if case.customer is not None else case.customer_id
+    if customer_id is not None:
         candidates += db.session.execute(
             select(ContactPoint.kind, ContactPoint.value)
             .where(
-                ContactPoint.customer_id == case.customer_id,
+                ContactPoint.customer_id == customer_id,
                 ContactPoint.proven_by.is_not(None),
                 ContactPoint.kind.in_(("email", "phone")),
             )

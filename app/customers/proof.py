@@ -79,7 +79,14 @@ def _sent_recently(now: datetime, *conditions) -> int:
     )
 
 
-def request_code(reference: str, contact: str, send_by: str, language: str, now: datetime) -> None:
+def request_code(
+    reference: str,
+    contact: str,
+    send_by: str,
+    language: str,
+    now: datetime,
+    channel: str = "web",
+) -> None:
     """Send a code to the case's contact on file of the chosen kind ("email" or "sms"), to
     prove `contact` for the case. Does nothing, silently, when the reference or contact is
     wrong, there is no such contact on file, the contact may already act on the case, or
@@ -101,7 +108,7 @@ def request_code(reference: str, contact: str, send_by: str, language: str, now:
         _sent_recently(now, same_case) >= MAX_CODES_PER_CASE
         or _sent_recently(now, same_case, *same_contact) >= MAX_CODES_PER_CONTACT
     ):
-        refused(case, "web", "code_limit", contact, now)
+        refused(case, channel, "code_limit", contact, now)
         return
     # A new code replaces any earlier one for the same contact.
     db.session.execute(
