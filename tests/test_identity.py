@@ -64,7 +64,11 @@ def refusals(reference: str) -> list[dict]:
 
 
 def outbox_to(recipient: str) -> list[OutboxItem]:
-    return list(db.session.scalars(db.select(OutboxItem).where(OutboxItem.recipient == recipient)))
+    return list(
+        db.session.scalars(
+            db.select(OutboxItem).where(OutboxItem.recipient == recipient).order_by(OutboxItem.id)
+        )
+    )
 
 
 def reply_as_staff(client, staff_token, reference: str, body: str) -> None:

@@ -71,6 +71,17 @@ def _digest(code_id: int, kind: str, value: str, code: str) -> str:
     return hmac.new(key, message, hashlib.sha256).hexdigest()
 
 
+def _open_codes(case: Case, kind: str, value: str) -> tuple:
+    """Codes for proving this contact on this case that are neither used nor closed."""
+    return (
+        ContactCode.case_id == case.id,
+        ContactCode.kind == kind,
+        ContactCode.value == value,
+        ContactCode.used_at.is_(None),
+        ContactCode.closed_at.is_(None),
+    )
+
+
 def _sent_recently(now: datetime, *conditions) -> int:
     return db.session.scalar(
         select(func.count(ContactCode.id)).where(
@@ -113,13 +124,7 @@ def request_code(
     # A new code replaces any earlier one for the same contact.
     db.session.execute(
         update(ContactCode)
-        .where(
-            ContactCode.case_id == case.id,
-            ContactCode.kind == kind,
-            ContactCode.value == value,
-            ContactCode.used_at.is_(None),
-            ContactCode.closed_at.is_(None),
-        )
+        .where(*_open_codes(case, kind, value))
         .values(closed_at=now, closed_reason="replaced")
     )
     code = f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
@@ -167,13 +172,7 @@ def verify_code(
     kind, value = key
     row = db.session.scalar(
         select(ContactCode)
-        .where(
-            ContactCode.case_id == case.id,
-            ContactCode.kind == kind,
-            ContactCode.value == value,
-            ContactCode.used_at.is_(None),
-            ContactCode.closed_at.is_(None),
-        )
+        .where(*_open_codes(case, kind, value))
         .order_by(ContactCode.id.desc())
         .limit(1)
     )
@@ -207,16 +206,25 @@ def verify_code(
     ).rowcount
     if used != 1:
         return None  # the same code, entered twice at once: only one proves anything
-    prove(case, kind, value, via=(row.sent_kind, row.sent_to), now=now)
     if updates:
         case.preferred_contact = "sms" if kind == "phone" else "email"
+    prove(case, kind, value, via=(row.sent_kind, row.sent_to), now=now, updates=updates)
     return case
 
 
-def prove(case: Case, kind: str, value: str, *, via: tuple[str, str], now: datetime) -> str:
+def prove(
+    case: Case,
+    kind: str,
+    value: str,
+    *,
+    via: tuple[str, str],
+    now: datetime,
+    updates: bool = False,
+) -> str:
     """The contact is proven for the case; and for its customer when `via` (where the code
-    went) is one of the customer's proven contacts and no other customer owns it. Returns
-    the scope: "customer" or "case"."""
+    went) is one of the customer's proven contacts and no other customer owns it. `updates`
+    (recorded) says the case's updates now go to it. Returns the scope: "customer" or
+    "case"."""
     access.add_case_contact(case, kind, value, "code")
     scope = "case"
     note = None
@@ -249,7 +257,7 @@ def prove(case: Case, kind: str, value: str, *, via: tuple[str, str], now: datet
         "contact_proven",
         now,
         after={"kind": kind, "contact": mask_contact(value), "scope": scope,
-               "via": mask_contact(via[1])},
+               "via": mask_contact(via[1]), "updates_here": updates},
         detail=note,
     )  # fmt: skip
     return scope

@@ -128,12 +128,9 @@ def process(row: InboundMessage, now: datetime) -> None:
 
 def _may_thread(mail: ParsedEmail, case: Case, sender: str) -> bool:
     """A message joins a case only from an address that may act on it (on the case, or
-    proven for its customer) and only when the relay did not say the From is forged.
-
-    `mail.authenticated` is the channel's verdict (DMARC from a trusted
-    Authentication-Results): False means failed; a parser without one proves nothing less
-    than before."""
-    if getattr(mail, "authenticated", None) is False:
+    proven for its customer) and never when the relay's Authentication-Results says the
+    From failed DMARC (`ParsedEmail.dmarc_failed`, from the email channel's parser)."""
+    if getattr(mail, "dmarc_failed", False):
         return False
     return access.may_act(case, "email", email_match_key(sender))
 

@@ -391,33 +391,34 @@ def _no_such_case(reference: str, contact: str, channel: str):
     return _track_page(context, 404)
 
 
+def _proven(reference: str, contact: str) -> tuple[Case | None, Response | None]:
+    """(the case, None) when the contact may act on it, remembered for this browser;
+    otherwise (None, the page that says what is missing or that nothing was found)."""
+    errors = _missing(reference, contact)
+    if errors:
+        context = {"reference": reference, "contact": contact, "errors": errors}
+        return None, _track_page(context, 422)
+    case = proof.find_case(reference)
+    if case is None or not access.may_act_typed(case, contact):
+        return None, _no_such_case(reference, contact, "web")
+    tracking.remember(case, contact)
+    return case, None
+
+
 @bp.get("/track")
 def track():
     reference, contact = _asked()
     if "contact" not in request.args:  # the form, perhaps with a bookmarked reference
         return _track_page({"reference": reference, "contact": ""})
-    errors = _missing(reference, contact)
-    if errors:
-        return _track_page({"reference": reference, "contact": contact, "errors": errors}, 422)
-    case = proof.find_case(reference)
-    if case is None or not access.may_act_typed(case, contact):
-        return _no_such_case(reference, contact, "web")
-    tracking.remember(case, contact)
-    return _case_page(case)
+    case, refused = _proven(reference, contact)
+    return refused or _case_page(case)
 
 
 @bp.post("/track")
 @limiter.limit(_public_limit)
 def track_submit():
-    reference, contact = _asked()
-    errors = _missing(reference, contact)
-    if errors:
-        return _track_page({"reference": reference, "contact": contact, "errors": errors}, 422)
-    case = proof.find_case(reference)
-    if case is None or not access.may_act_typed(case, contact):
-        return _no_such_case(reference, contact, "web")
-    tracking.remember(case, contact)
-    return redirect(url_for("public.tracked", reference=case.reference), 303)
+    case, refused = _proven(*_asked())
+    return refused or redirect(url_for("public.tracked", reference=case.reference), 303)
 
 
 @bp.get("/track/<reference>")
