@@ -345,6 +345,44 @@ def test_five_wrong_codes_lock_it_and_the_right_one_no_longer_works(client):
     assert "contact_code_locked" in kinds and "contact_proven" not in kinds
 
 
+def test_guesses_sent_at_once_get_no_more_than_five_tries(app, client):
+    """Twelve wrong codes in parallel: the attempt count is taken atomically, so at most five
+    are checked, then the code is locked and the right one fails too."""
+    import threading
+
+    from app.customers import proof
+
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        pytest.skip("SQLite serializes writers; the race needs PostgreSQL")
+    reference = file(client, email=VICTIM_EMAIL)
+    request_code(client, reference, ATTACKER_PHONE)
+    code = last_code(VICTIM_EMAIL)
+    wrong = [f"{(int(code) + n) % 10**6:06d}" for n in range(1, 13)]
+    barrier, proved, errors = threading.Barrier(len(wrong)), [], []
+
+    def guess(attempt: str) -> None:
+        with app.app_context():
+            try:
+                barrier.wait()
+                proved.append(proof.verify_code(reference, ATTACKER_PHONE, attempt, utcnow()))
+                db.session.commit()
+            except Exception as exc:  # noqa: BLE001 - collected and asserted below
+                errors.append(exc)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=guess, args=(w,)) for w in wrong]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == [] and proved == [None] * len(wrong)
+    db.session.expire_all()
+    row = db.session.scalar(db.select(ContactCode))
+    assert row.attempts == 5 and row.closed_reason == "locked"
+    assert verify(client, reference, ATTACKER_PHONE, code).status_code == 422
+
+
 def test_code_requests_are_limited_per_contact_and_per_case(client):
     reference = file(client, email=VICTIM_EMAIL)
     for _ in range(5):
