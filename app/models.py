@@ -1,7 +1,13 @@
 """Every model in one import, for Alembic and the shell."""
 
-from app.cases.models import Attachment, Case, Event, IdempotencyKey, Message
-from app.customers.models import ContactPoint, Customer
+from app.cases.models import Attachment, Case, Event, IdempotencyKey, Message, MessageVersion
+from app.customers.models import (
+    CaseContact,
+    ContactCode,
+    ContactPoint,
+    Customer,
+    CustomerMerge,
+)
 from app.directory.models import (
     Agency,
     Calendar,
@@ -29,15 +35,19 @@ __all__ = [
     "Attachment",
     "Calendar",
     "Case",
+    "CaseContact",
     "Category",
     "Closure",
+    "ContactCode",
     "ContactPoint",
     "Customer",
+    "CustomerMerge",
     "Event",
     "IdempotencyKey",
     "InboundMessage",
     "MailboxState",
     "Message",
+    "MessageVersion",
     "Open311App",
     "OutboxItem",
     "PerformanceDaily",

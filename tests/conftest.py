@@ -28,6 +28,9 @@ _WORK_TABLES = (
     "inbound_messages",
     "attachments",
     "outbox",
+    "contact_codes",
+    "case_contacts",
+    "message_versions",
     "print_batches",
     "performance_daily",
     "idempotency_keys",
@@ -36,6 +39,7 @@ _WORK_TABLES = (
     "messages",
     "cases",
     "contact_points",
+    "customer_merges",
     "customers",
     "api_tokens",
 )

@@ -102,7 +102,12 @@ def test_full_case_shows_routing_messages_events_and_clocks(client, staff_token)
     assert full["routing"]["source"] in ("rule", "category")
     assert full["messages"][0]["body"].startswith("A debt collector")
     assert [e["kind"] for e in full["events"]] == ["opened", "routed", "acknowledged"]
-    assert full["customer"]["contacts"] == [{"kind": "email", "value": "pat@example.org"}]
+    assert full["customer"]["contacts"] == [
+        {"kind": "email", "value": "pat@example.org", "proven": True}
+    ]
+    assert full["customer"]["on_case"] == [
+        {"kind": "email", "value": "pat@example.org", "source": "intake"}
+    ]
     assert len(full["sla"]) == 3
 
 

@@ -192,7 +192,11 @@ def test_a_poor_scan_goes_to_review_and_is_routed_after_correction(
     db.session.expire_all()
     case = _case(case.reference)
     assert case.agency.code == "CFPB" and not case.has_flag("scan_review")
-    assert case.messages[0].meta["ocr_text"] != case.messages[0].body
+    # What OCR read stays as received; the correction is a version beside it.
+    first = case.messages[0]
+    assert first.body != first.current_body
+    assert first.current_body == case.description
+    assert first.current_body.startswith("A debt collector calls me")
     assert client.get("/api/v1/mailroom/review", headers=lead).get_json()["cases"] == []
 
 

@@ -250,11 +250,12 @@ def _filed(client, **changes) -> str:
     return r.location.split("/")[2]
 
 
-def test_track_form_is_a_get_form_and_keeps_a_bookmarked_reference(client):
+def test_track_form_posts_and_keeps_a_bookmarked_reference(client):
+    """The form is POSTed: the email address or phone number never goes into a URL."""
     r = client.get("/track?reference=RX-7K3M-9QXP")
     assert r.status_code == 200
     html = r.data.decode()
-    assert '<form class="usa-form usa-form--large" method="get"' in html
+    assert '<form class="usa-form usa-form--large" method="post" action="/track"' in html
     assert 'value="RX-7K3M-9QXP"' in html
     assert "There is a problem" not in html
     page = parse(r.data)

@@ -34,7 +34,8 @@ def _snapshot(reference: str) -> tuple:
         case.assignee_id,
         case.merged_into_id,
         len(case.messages),
-        len(case.events),
+        # A refused look is recorded on the case (docs/security.md); nothing else may change.
+        len([e for e in case.events if e.kind != "access_refused"]),
         tuple((c.metric, c.phase, c.due_at) for c in case.clocks),
     )
 
@@ -47,6 +48,8 @@ def _case_routes(app) -> list[tuple[str, str, set]]:
             continue
         if not rule.rule.startswith(("/staff/", "/api/")):
             continue
+        if rule.rule.startswith("/api/v1/track/<reference>/"):
+            continue  # the customer's one-time codes: no staff access (tests/test_identity.py)
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             routes.append((rule.rule, method, set(rule.arguments)))
     return routes

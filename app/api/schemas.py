@@ -214,12 +214,25 @@ class AttachmentSchema(Schema):
     url = fields.String()
 
 
+class MessageVersionSchema(Schema):
+    """A correction kept beside the original message (which never changes)."""
+
+    body = fields.String()
+    reason = fields.String(metadata={"description": "ocr_review | staff_edit"})
+    author = fields.String(allow_none=True)
+    created_at = fields.String()
+
+
 class MessageSchema(Schema):
     id = fields.Integer()
     delivery = fields.List(fields.Nested(DeliverySchema))
     direction = fields.String()
     channel = fields.String()
-    body = fields.String()
+    body = fields.String(metadata={"description": "As received or sent; never changed."})
+    versions = fields.List(
+        fields.Nested(MessageVersionSchema),
+        metadata={"description": "Staff corrections, oldest first (staff views only)."},
+    )
     subject = fields.String(allow_none=True)
     author = fields.String(allow_none=True)
     created_at = fields.String()
@@ -350,6 +363,90 @@ class TrackSchema(Schema):
     updated_at = fields.String()
     sla = fields.List(fields.Nested(ClockSchema))
     messages = fields.List(fields.Nested(MessageSchema))
+
+
+class CodeRequestSchema(Schema):
+    """Ask for a one-time code that proves a new contact for a case."""
+
+    class Meta:
+        unknown = RAISE
+
+    contact = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=254),
+        metadata={"description": "The new email address or phone number to prove."},
+    )
+    send_by = fields.String(
+        required=True,
+        validate=validate.OneOf(("email", "sms")),
+        metadata={"description": "Send the code to the case's email on file, or by text."},
+    )
+    language = fields.String(load_default="en", validate=validate.OneOf(LANGUAGES))
+
+
+class CodeVerifySchema(Schema):
+    """Enter the one-time code with the contact it proves."""
+
+    class Meta:
+        unknown = RAISE
+
+    contact = fields.String(required=True, validate=validate.Length(min=1, max=254))
+    code = fields.String(required=True, validate=validate.Length(min=1, max=20))
+    updates = fields.Boolean(
+        load_default=False,
+        metadata={"description": "Send this case's updates to the new contact from now on."},
+    )
+
+
+class CustomerContactSchema(Schema):
+    kind = fields.String()
+    value = fields.String()
+    proven = fields.Boolean(
+        metadata={"description": "Proven for the customer: may act on all their cases."}
+    )
+    proven_by = fields.String(allow_none=True)
+    status = fields.String()
+
+
+class CustomerCaseSchema(Schema):
+    reference = fields.String()
+    status = fields.String()
+    channel = fields.String()
+    agency = fields.String()
+    received_at = fields.String()
+    excerpt = fields.String()
+    contacts = fields.List(
+        fields.String(), metadata={"description": "The contacts on this case (kind:value)."}
+    )
+
+
+class CustomerSchema(Schema):
+    """A customer with their contact points and the history staff may see."""
+
+    id = fields.Integer()
+    name = fields.String(allow_none=True)
+    created_at = fields.String()
+    merged_into = fields.Integer(allow_none=True)
+    contacts = fields.List(fields.Nested(CustomerContactSchema))
+    cases = fields.List(fields.Nested(CustomerCaseSchema))
+    other_cases = fields.Integer(
+        metadata={"description": "Cases with agencies you do not see (counted, not shown)."}
+    )
+
+
+class CustomerMergeSchema(Schema):
+    """Merge this customer into another: its contacts and cases move there."""
+
+    class Meta:
+        unknown = RAISE
+
+    into = fields.Integer(
+        required=True,
+        strict=True,
+        validate=validate.Range(min=1, max=2**63 - 1),
+        metadata={"description": "The id of the customer to merge into."},
+    )
+    reason = fields.String(load_default=None, validate=validate.Length(max=500))
 
 
 class ErrorSchema(Schema):

@@ -15,6 +15,8 @@ from app.api.schemas import (
     CaseSchema,
     CaseSummarySchema,
     CategorySchema,
+    CodeRequestSchema,
+    CodeVerifySchema,
     StandardSchema,
     TrackSchema,
     load_complaint,
@@ -22,8 +24,8 @@ from app.api.schemas import (
 from app.cases import presenters, queries
 from app.cases import service as cases
 from app.cases.models import Case
-from app.common.errors import NotFound
-from app.customers.service import customer_has_contact
+from app.common.time import utcnow
+from app.customers import access, proof
 from app.directory.models import Category, ServiceStandard
 from app.extensions import db, limiter
 
@@ -97,7 +99,11 @@ def track(reference: str):
     """Status for the person who filed the complaint.
     ---
     get:
-      summary: Track a case with its reference and the filer's email or phone
+      summary: Track a case with its reference and an email or phone that may act on it
+      description: >
+        The contact must be on the case (given with the complaint, or proven later with a
+        one-time code) or proven for its customer; anything else is the same 404 as a
+        reference that does not exist.
       parameters:
         - in: path
           name: reference
@@ -116,14 +122,107 @@ def track(reference: str):
           description: No such case for that contact (the answer reveals nothing more).
     """
     contact = request.args.get("contact", "")
-    try:
-        case = cases.get_case(reference)
-    except NotFound:
-        case = None
-    if case is None or not contact or not customer_has_contact(case.customer, contact):
-        return jsonify(
-            {"errors": {"reference": ["No case found for that reference and contact."]}}
-        ), 404
+    case = proof.find_case(reference)
+    if case is None or not access.may_act_typed(case, contact):
+        proof.refused(case, "api", "track", contact, utcnow())
+        db.session.commit()
+        return _no_case()
+    return jsonify(TrackSchema().dump(presenters.track(case)))
+
+
+def _no_case():
+    return jsonify(
+        {"errors": {"reference": ["No case found for that reference and contact."]}}
+    ), 404
+
+
+CODE_SENT = (
+    "If the reference is right and we have a contact of that kind on file for it, we sent "
+    "a code there. It works once, for 10 minutes."
+)
+CODE_WRONG = "That code is not right, has expired or was already used. Ask for a new code."
+
+
+@bp.post("/track/<reference>/code")
+@limiter.limit(_public_limit)
+def track_code(reference: str):
+    """Ask for a one-time code to prove a new contact.
+    ---
+    post:
+      summary: Send a one-time code to the case's contact on file, to prove a new contact
+      description: >
+        The code goes to the email address or phone number already on file for the case
+        (`send_by`), never to the new contact. The answer is the same whether or not the
+        reference, the contact or a contact on file exists, and when too many codes were
+        asked for.
+      parameters:
+        - in: path
+          name: reference
+          schema: {type: string}
+          required: true
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema: CodeRequestSchema
+      responses:
+        202:
+          description: The request was taken (whether a code was sent is not said).
+        422:
+          description: Not valid (field messages).
+          content:
+            application/json:
+              schema: ErrorSchema
+    """
+    data = CodeRequestSchema().load(_json_body())
+    proof.request_code(
+        reference, data["contact"], data["send_by"], data["language"], utcnow(), channel="api"
+    )
+    db.session.commit()
+    return jsonify({"message": CODE_SENT}), 202
+
+
+@bp.post("/track/<reference>/verify")
+@limiter.limit(_public_limit)
+def track_verify(reference: str):
+    """Enter a one-time code.
+    ---
+    post:
+      summary: Prove a new contact with the code; answers with the case as tracking does
+      description: >
+        A code works once, for 10 minutes, and is locked after 5 wrong tries. Every failure
+        gets the same 422. Afterwards the contact tracks the case (and every case of the
+        customer when the code went to one of their proven contacts); with `updates`, the
+        case's updates go to it.
+      parameters:
+        - in: path
+          name: reference
+          schema: {type: string}
+          required: true
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema: CodeVerifySchema
+      responses:
+        200:
+          description: The contact is proven; the case as tracking shows it.
+          content:
+            application/json:
+              schema: TrackSchema
+        422:
+          description: Not valid (field messages), or a wrong code.
+          content:
+            application/json:
+              schema: ErrorSchema
+    """
+    data = CodeVerifySchema().load(_json_body())
+    case = proof.verify_code(
+        reference, data["contact"], data["code"], utcnow(), updates=data["updates"]
+    )
+    db.session.commit()
+    if case is None:
+        return jsonify({"errors": {"code": [CODE_WRONG]}}), 422
     return jsonify(TrackSchema().dump(presenters.track(case)))
 
 

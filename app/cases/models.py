@@ -90,6 +90,11 @@ class Case(db.Model):
     attachments: Mapped[list[Attachment]] = relationship(
         back_populates="case", order_by="Attachment.id", cascade="all, delete-orphan"
     )
+    # The contacts that may act on this case besides the customer's proven ones
+    # (app.customers.access).
+    case_contacts = relationship(
+        "CaseContact", order_by="CaseContact.id", cascade="all, delete-orphan"
+    )
 
     def has_flag(self, name: str) -> bool:
         return name in (self.flags or [])
@@ -127,6 +132,31 @@ class Message(db.Model):
         back_populates="message", order_by="Attachment.id"
     )
     deliveries = relationship("OutboxItem", back_populates="message", order_by="OutboxItem.id")
+    # Corrections (a scan's text as a person read it), oldest first. `body` stays as received.
+    versions: Mapped[list[MessageVersion]] = relationship(
+        back_populates="message", order_by="MessageVersion.id", cascade="all, delete-orphan"
+    )
+
+    @property
+    def current_body(self) -> str:
+        """The text as last corrected (the original when nobody corrected it)."""
+        return self.versions[-1].body if self.versions else self.body
+
+
+class MessageVersion(db.Model):
+    """A correction of a customer's message, kept beside the original and never replacing
+    it: what a customer sent is evidence. Append-only, like events."""
+
+    __tablename__ = "message_versions"
+    __table_args__ = (Index("ix_message_versions_message", "message_id", "id"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
+    body: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(String(20))  # ocr_review | staff_edit
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    message: Mapped[Message] = relationship(back_populates="versions")
+    author = relationship("StaffUser")
 
 
 class Event(db.Model):

@@ -101,6 +101,15 @@ def _message(m) -> dict:
         "body": m.body,
         "author": m.author.email if m.author else None,
         "created_at": iso(m.created_at),
+        "versions": [
+            {
+                "body": v.body,
+                "reason": v.reason,
+                "author": v.author.email if v.author else None,
+                "created_at": iso(v.created_at),
+            }
+            for v in m.versions
+        ],
         "delivery": [
             {
                 "state": d.state,
@@ -154,8 +163,17 @@ def full(case: Case, merged: list[Case], now: datetime | None = None) -> dict:
             "flags": list(case.flags or []),
             "attachments": [attachment(a, case.reference) for a in case.attachments],
             "customer": {
+                "id": customer.id,
                 "name": customer.name,
-                "contacts": [{"kind": p.kind, "value": p.value} for p in customer.contacts],
+                "contacts": [
+                    {"kind": p.kind, "value": p.value, "proven": p.proven}
+                    for p in customer.contacts
+                ],
+                # Contacts that may act on this case besides the proven ones above.
+                "on_case": [
+                    {"kind": c.kind, "value": c.value, "source": c.source}
+                    for c in case.case_contacts
+                ],
             },
             "routing": {
                 "source": case.routing_source,
@@ -199,7 +217,10 @@ def track(case: Case, now: datetime | None = None) -> dict:
         "updated_at": iso(case.updated_at),
         "sla": clocks(case, now),
         "messages": [
-            _message(m) | {"author": None, "attachments": []}
+            # The customer reads their letter as a person read it (the OCR text stays on
+            # the case for staff).
+            _message(m)
+            | {"author": None, "attachments": [], "body": m.current_body, "versions": []}
             for m in case.messages
             if m.direction != "internal"
         ],

@@ -15,6 +15,7 @@ from app.cases.models import Case, Event, IdempotencyKey, Message
 from app.cases.reference import new_reference, normalize_reference
 from app.common.errors import Conflict, Forbidden, Invalid, NotFound
 from app.common.time import utcnow
+from app.customers.access import record_intake_contacts
 from app.customers.service import match_customer
 from app.directory.models import Agency, Category, Queue
 from app.extensions import db
@@ -111,7 +112,7 @@ def open_case(
         )
     )
     decision = routed.decision
-    customer = match_customer(intake)
+    customer = match_customer(intake, now)
     received = intake.received_at or now
     case = Case(
         reference=_unused_reference(),
@@ -139,8 +140,10 @@ def open_case(
         # A new case's collections start empty: nothing to load from the database.
         clocks=[],
         attachments=[],
+        case_contacts=[],
     )
     db.session.add(case)
+    record_intake_contacts(case, intake)
     case.messages.append(
         Message(
             direction="inbound",
@@ -509,10 +512,17 @@ def customer_replied(
 
 
 def add_event(
-    case: Case, kind: str, now: datetime, *, after: dict | None = None, detail: str | None = None
+    case: Case,
+    kind: str,
+    now: datetime,
+    *,
+    after: dict | None = None,
+    detail: str | None = None,
+    actor: StaffUser | None = None,
 ) -> Event:
-    """Record something the system did or learned about a case (for channel code)."""
-    return _event(case, kind, None, now, after=after, detail=detail)
+    """Record something the system (or, with `actor`, a staff member outside the case
+    actions) did or learned about a case."""
+    return _event(case, kind, actor, now, after=after, detail=detail)
 
 
 def flag_case(case: Case, flag: str, detail: str, now: datetime | None = None) -> bool:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy.exc import IntegrityError
 
+from app.common.time import utcnow
 from app.customers.models import ContactPoint, Customer
 from app.extensions import db
-from channels.contacts import ContactError, email_match_key, normalize_email, normalize_phone
+from channels.contacts import email_match_key
 from channels.intake import Intake
 
 
@@ -18,26 +21,29 @@ def customer_by_contact(kind: str, value: str) -> Customer | None:
     return point.customer if point else None
 
 
-def match_customer(intake: Intake) -> Customer:
-    """The same person on any channel is one customer: match by email, then by phone.
+def match_customer(intake: Intake, now: datetime | None = None) -> Customer:
+    """The customer an intake belongs to: the owner of its email address, else of its phone
+    number; a new customer when neither is known.
 
-    New contact points given alongside a known one are added to that customer; a postal
-    address is kept as given (addresses are too varied to match on). Two complaints from a
-    new address at the same moment meet on one customer: the loser of the race to insert the
-    contact point (a unique key) takes the winner's customer.
+    A contact joins a customer only when proven (docs/security.md): a new contact given
+    beside a known one stays on the case it came with (`app.customers.access`) and is not
+    added to the known customer, and a contact owned by another customer is never moved. A
+    new customer gets the intake's contacts; when there is only one email/phone it defines
+    the customer and is proven for them, several typed together are only claimed. Two
+    complaints from a new address at the same moment meet on one customer: the loser of the
+    race to insert the contact point (a unique key) takes the winner's customer.
     """
     email = email_match_key(intake.email) if intake.email else None
     for _attempt in range(3):
-        customer, new_points = _find(intake, email)
-        if customer is not None and not new_points:
+        customer = _known(intake, email)
+        if customer is not None:
             return _update(customer, intake)  # nothing to insert: no race to lose
         try:
             with db.session.begin_nested():
-                if customer is None:
-                    customer = Customer(language=intake.language or "en", contacts=[])
-                    db.session.add(customer)
-                for kind, value in new_points:
-                    customer.contacts.append(ContactPoint(kind=kind, value=value))
+                customer = Customer(language=intake.language or "en", contacts=[])
+                db.session.add(customer)
+                for point in _new_points(intake, email, now or utcnow()):
+                    customer.contacts.append(point)
                 _update(customer, intake)
                 db.session.flush()
             return customer
@@ -46,34 +52,24 @@ def match_customer(intake: Intake) -> Customer:
     raise RuntimeError("could not match the customer's contact points")  # pragma: no cover
 
 
-def _find(intake: Intake, email: str | None) -> tuple[Customer | None, list[tuple[str, str]]]:
-    """The known customer (or None) and the contact points of the intake still to add."""
-    customer = None
-    if email:
-        customer = customer_by_contact("email", email)
+def _known(intake: Intake, email: str | None) -> Customer | None:
+    customer = customer_by_contact("email", email) if email else None
     if customer is None and intake.phone:
         customer = customer_by_contact("phone", intake.phone)
-    known = {(p.kind, p.value) for p in customer.contacts} if customer else set()
-    wanted = []
-    if email:
-        wanted.append(("email", email))
-    if intake.phone:
-        wanted.append(("phone", intake.phone))
+    return customer
+
+
+def _new_points(intake: Intake, email: str | None, now: datetime) -> list[ContactPoint]:
+    keyed = [("email", email), ("phone", intake.phone)]
+    keyed = [(kind, value) for kind, value in keyed if value]
+    proof = "intake" if len(keyed) == 1 else None  # one contact defines the customer
+    points = [
+        ContactPoint(kind=kind, value=value, proven_by=proof, proven_at=now if proof else None)
+        for kind, value in keyed
+    ]
     if intake.address:
-        wanted.append(("postal", intake.address.strip()))
-    new_points = []
-    for kind, value in wanted:
-        if (kind, value) in known:
-            continue
-        if (
-            kind != "postal"
-            and customer is not None
-            and customer_by_contact(kind, value) is not None
-        ):
-            # Belongs to another customer already; keep both records rather than guess.
-            continue
-        new_points.append((kind, value))
-    return customer, new_points
+        points.append(ContactPoint(kind="postal", value=intake.address.strip()))
+    return points
 
 
 def _update(customer: Customer, intake: Intake) -> Customer:
@@ -82,23 +78,6 @@ def _update(customer: Customer, intake: Intake) -> Customer:
     if intake.preferred_contact:
         customer.preferred_contact = intake.preferred_contact
     return customer
-
-
-def customer_has_contact(customer: Customer, raw: str) -> bool:
-    """Whether what a person typed (an email address or a phone number) is one of theirs."""
-    raw = (raw or "").strip()
-    candidates: list[tuple[str, str]] = []
-    if "@" in raw:
-        try:
-            candidates.append(("email", email_match_key(normalize_email(raw))))
-        except ContactError:
-            return False
-    else:
-        try:
-            candidates.append(("phone", normalize_phone(raw)))
-        except ContactError:
-            return False
-    return any((p.kind, p.value) in candidates for p in customer.contacts)
 
 
 def set_contact_status(

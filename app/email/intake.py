@@ -18,8 +18,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from app.cases import attachments
 from app.cases.models import Case, Message
 from app.cases.service import customer_replied, flag_case, open_case
+from app.customers import access, proof
 from app.customers.models import ContactPoint
-from app.customers.service import customer_has_contact, set_contact_status
+from app.customers.service import set_contact_status
 from app.email import bounces, junk, status
 from app.email.models import SenderWindow
 from app.extensions import db
@@ -158,13 +159,24 @@ def process(row: InboundMessage, now: datetime) -> None:
     if asked is not None:
         status.answer(row, sender, asked, cited, now)
         return
-    if cited is not None and not mail.dmarc_failed and customer_has_contact(cited.customer, sender):
+    if cited is not None and _may_thread(mail, cited, sender):
         _threaded(row, mail, cited, now, trimmed)
         return
+    if cited is not None:
+        proof.refused(cited, "email", "thread", sender, now)
     _new_case(row, mail, sender, now, related=cited)
 
 
 _UNVERIFIED = "the message failed DMARC at our relay, so its From address proves nothing"
+
+
+def _may_thread(mail: ParsedEmail, case: Case, sender: str) -> bool:
+    """A message joins a case only from an address that may act on it (on the case, or
+    proven for its customer) and never when the relay's Authentication-Results says the
+    From failed DMARC (`ParsedEmail.dmarc_failed`, from the email channel's parser)."""
+    if getattr(mail, "dmarc_failed", False):
+        return False
+    return access.may_act(case, "email", email_match_key(sender))
 
 
 def _sender(mail: ParsedEmail) -> str:

@@ -14,7 +14,7 @@ from flask import current_app
 from app.cases import presenters
 from app.cases.models import OPEN_STATUSES, Case
 from app.cases.service import add_event
-from app.customers.service import customer_by_contact, customer_has_contact
+from app.customers import access, proof
 from app.directory import localized
 from app.extensions import db
 from app.inbound.models import InboundMessage
@@ -37,19 +37,12 @@ def _follow_merges(case: Case | None) -> Case | None:
 
 
 def _cases_of(sender: str) -> list[Case]:
-    """The sender's open cases, newest first; if none is open, their latest case."""
-    customer = customer_by_contact("email", email_match_key(sender))
-    if customer is None:
-        return []
-    mine = db.select(Case).where(Case.customer_id == customer.id, Case.merged_into_id.is_(None))
-    newest = (Case.received_at.desc(), Case.id.desc())
-    open_cases = db.session.scalars(
-        mine.where(Case.status.in_(OPEN_STATUSES)).order_by(*newest).limit(MAX_CASES)
-    ).all()
+    """The open cases this address may act on, newest first; if none is open, the latest."""
+    key = email_match_key(sender)
+    open_cases = access.cases_of_contact("email", key, open_only=True, limit=MAX_CASES)
     if open_cases:
-        return list(open_cases)
-    latest = db.session.scalar(mine.order_by(*newest).limit(1))
-    return [latest] if latest is not None else []
+        return open_cases
+    return access.cases_of_contact("email", key, limit=1)
 
 
 def _facts(case: Case, lang: str, now: datetime) -> dict:
@@ -83,8 +76,16 @@ def answer(
     else:
         named = cited
     if asked.reference or cited is not None:
-        mine = named is not None and customer_has_contact(named.customer, sender)
-        cases = [named] if mine else []
+        key = email_match_key(sender)
+        if named is not None and not access.may_act(named, "email", key):
+            # A case merged into one this address may not see answers for itself.
+            shown = found if asked.reference else cited
+            if shown is not None and shown is not named and access.may_act(shown, "email", key):
+                named = shown
+            else:
+                proof.refused(named, "email", "status", sender, now)
+                named = None
+        cases = [named] if named is not None else []
     else:
         cases = _cases_of(sender)
     customer = cases[0].customer if cases else None

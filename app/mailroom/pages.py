@@ -63,6 +63,8 @@ def review_case(reference: str):
         case = cases.get_case_for(current_user, reference)
     except NotFound:
         abort(404)
+    if request.method == "GET" and not review.awaiting_review(case):
+        abort(404)  # only scans awaiting review are corrected here
     errors: list[str] = []
     text = case.description
     if request.method == "POST":
@@ -71,6 +73,8 @@ def review_case(reference: str):
             case, moved_to = review.correct_text(
                 case, text, current_user, reroute=request.form.get("reroute") != "no"
             )
+        except Conflict:
+            abort(404)  # refused and recorded on the case; the text is left as received
         except Invalid as exc:
             db.session.rollback()
             errors.append(exc.message)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from app.cases import service as cases
-from app.cases.models import OPEN_STATUSES, Case
-from app.common.errors import Invalid
+from app.cases.models import OPEN_STATUSES, Case, MessageVersion
+from app.common.errors import Conflict, Invalid
 from app.common.time import utcnow
 from app.extensions import db
 from app.inbound.models import InboundMessage
@@ -35,16 +35,53 @@ def review_queue(staff: StaffUser) -> list[Case]:
     return [c for c in db.session.scalars(stmt) if c.has_flag(FLAG)]  # not yet read
 
 
+def awaiting_review(case: Case) -> bool:
+    """An open case opened from a scan that OCR could not read well enough, not yet read
+    by a person: the only kind of case whose text the mailroom corrects."""
+    if case.status not in OPEN_STATUSES or not case.has_flag(FLAG):
+        return False
+    return (
+        db.session.scalar(
+            db.select(InboundMessage.id).where(
+                InboundMessage.case_id == case.id,
+                InboundMessage.channel == "mail",
+                InboundMessage.kind == "letter_review",
+            )
+        )
+        is not None
+    )
+
+
+def refuse(case: Case, actor: StaffUser, now: datetime) -> None:
+    """Record a correction asked for a case that is not a scan awaiting review (nothing
+    else changes), so the attempt is on the case's history."""
+    cases.add_event(
+        case,
+        "correction_refused",
+        now,
+        actor=actor,
+        detail="Only a scanned letter awaiting review can be corrected; the text was left "
+        "as received.",
+    )
+    db.session.commit()
+
+
 def correct_text(
     case: Case, text: str, actor: StaffUser, *, reroute: bool = True, now: datetime | None = None
 ) -> tuple[Case, str | None]:
-    """Replace what OCR read with what the letter says, and route the case on it.
+    """Record what the letter says beside what OCR read, and route the case on it.
 
-    The OCR text is kept on the message. Returns the case and the agency it was transferred
-    to (None when it stays). A transfer goes through the ordinary transfer action, so the
-    clock, the history and the customer's notice behave as for any transfer.
+    Evidence is append-only: the message keeps the OCR text as received and the correction
+    is a new version beside it, by this person at this time; the case's description (the
+    text it is worked and routed on) becomes the correction. Only for a scan awaiting review
+    (Conflict otherwise, recorded on the case). Returns the case and the agency it was
+    transferred to (None when it stays). A transfer goes through the ordinary transfer
+    action, so the clock, the history and the customer's notice behave as for any transfer.
     """
     now = now or utcnow()
+    if not awaiting_review(case):
+        refuse(case, actor, now)
+        raise Conflict("Only a scanned letter awaiting review can be corrected here.")
     text = (text or "").strip()
     if not text:
         raise Invalid("Type the letter's text.", field="text")
@@ -52,10 +89,17 @@ def correct_text(
         raise Invalid(f"At most {MAX_TEXT} characters.", field="text")
     message = next((m for m in case.messages if m.direction == "inbound"), None)
     if message is not None:
-        message.meta = {**(message.meta or {}), "ocr_text": message.body}
-        message.body = text
+        message.versions.append(
+            MessageVersion(body=text, reason="ocr_review", author=actor, created_at=now)
+        )
     case.description = text
-    cases.add_event(case, "scan_text_corrected", now, after={"characters": len(text)})
+    cases.add_event(
+        case,
+        "scan_text_corrected",
+        now,
+        actor=actor,
+        after={"characters": len(text), "message": message.id if message else None},
+    )
     cases.clear_flag(case, FLAG, actor, now)
     moved_to = None
     if reroute:

@@ -11,6 +11,7 @@ from sqlalchemy import insert
 
 from app.cases import presenters
 from app.cases.models import Case, Message
+from app.customers import access
 from app.directory import localized
 from app.extensions import db
 from app.jobs import defer_once
@@ -51,16 +52,17 @@ def render(name: str, language: str, channel: str, /, **context) -> tuple[str | 
 
 def _contact_for(case: Case) -> tuple[str, str] | None:
     """The channel and address to answer on: the customer's preferred contact, else the
-    channel they came in on, else any contact we have."""
-    customer = case.customer
-    by_channel = {"email": "email", "sms": "phone", "mail": "postal"}
+    channel they came in on, else any contact we have; only a contact that may act on the
+    case (app.customers.access), never one that bounced or said STOP, and letters only to
+    the address given for the case."""
+    reachable = access.reachable(case)
     order = [case.preferred_contact, case.channel, "email", "sms", "mail"]
     for channel in order:
-        if channel in by_channel:
-            # Never to an address that bounced or a number that said STOP.
-            address = customer.contact(by_channel[channel], usable=True)
-            if address:
-                return channel, address
+        if channel == "mail" and case.address:
+            return channel, case.address
+        kind = access.KIND_FOR_CHANNEL.get(channel or "")
+        if kind and reachable.get(kind):
+            return channel, reachable[kind][0]
     return None
 
 

@@ -33,11 +33,12 @@ from app.cases import presenters
 from app.cases import service as cases
 from app.cases.models import Case
 from app.common.errors import Invalid, NotFound
-from app.customers.service import customer_has_contact
+from app.common.time import utcnow
+from app.customers import access, proof
 from app.directory import localized
 from app.directory.models import Category
 from app.extensions import db, limiter
-from app.public import bp
+from app.public import bp, tracking
 from app.public.i18n import current_language
 
 # The complaint form's fields, in page order (the error summary follows this order).
@@ -306,15 +307,12 @@ def confirmation(reference: str):
 
 
 # --- Tracking ------------------------------------------------------------------------------
-
-
-def _find_case(reference: str, contact: str) -> Case | None:
-    """The case, only when the contact is one of its filer's; otherwise None, whatever failed."""
-    try:
-        case = cases.get_case(reference)
-    except NotFound:
-        return None
-    return case if customer_has_contact(case.customer, contact) else None
+#
+# The form POSTs (the email address or phone number stays out of URLs, logs and history);
+# a contact that may act on the case (app.customers.access) is remembered in the session for
+# a short while (app.public.tracking) and the case is shown at /track/<reference>. A contact
+# that is not on the case gets the same "not found" as a wrong reference, with the offer of
+# a one-time code sent to the contact on file. Old links with ?contact= still work.
 
 
 def _clock_rows(case: Case) -> list[dict]:
@@ -348,35 +346,131 @@ def _message_rows(case: Case, messages: list[dict]) -> list[dict]:
     ]
 
 
-@bp.get("/track")
-def track():
-    reference = request.args.get("reference", "").strip()[:40]
-    contact = request.args.get("contact", "").strip()[:254]
-    errors: dict[str, list[str]] = {}
-    context: dict = {"reference": reference, "contact": contact, "case": None}
-    status = 200
-    # The contact box is part of every submitted form; a bookmarked `?reference=` is not.
-    if "contact" in request.args:
-        if not reference:
-            errors["reference"] = [_("Enter the reference of your complaint.")]
-        if not contact:
-            errors["contact"] = [_("Enter the email address or phone number you gave us.")]
-        if errors:
-            status = 422
-        else:
-            case = _find_case(reference, contact)
-            if case is None:
-                context["not_found"] = True
-                status = 404
-            else:
-                view = presenters.track(case)
-                context.update(
-                    case=case,
-                    received=presenters.plain_date(case, case.received_at, lang=current_language()),
-                    clocks=_clock_rows(case),
-                    messages=_message_rows(case, view["messages"]),
-                )
-    context["errors"] = errors
-    context["summary"] = [(f, m) for f in ("reference", "contact") for m in errors.get(f, [])]
+def _track_page(context: dict, status: int = 200):
+    errors = context.setdefault("errors", {})
+    context.setdefault("case", None)
+    context["summary"] = [
+        (f, m) for f in ("reference", "contact", "code") for m in errors.get(f, [])
+    ]
     response = make_response(render_template("public/track.html", **context), status)
     return _private(response)
+
+
+def _case_page(case: Case):
+    view = presenters.track(case)
+    return _track_page(
+        {
+            "case": case,
+            "received": presenters.plain_date(case, case.received_at, lang=current_language()),
+            "clocks": _clock_rows(case),
+            "messages": _message_rows(case, view["messages"]),
+        }
+    )
+
+
+def _asked() -> tuple[str, str]:
+    values = request.form if request.method == "POST" else request.args
+    return values.get("reference", "").strip()[:40], values.get("contact", "").strip()[:254]
+
+
+def _missing(reference: str, contact: str) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    if not reference:
+        errors["reference"] = [_("Enter the reference of your complaint.")]
+    if not contact:
+        errors["contact"] = [_("Enter the email address or phone number you gave us.")]
+    return errors
+
+
+def _no_such_case(reference: str, contact: str, channel: str):
+    """The same page whether the reference or the contact is wrong (recorded on the case
+    when there is one), with the offer of a code sent to the contact on file."""
+    proof.refused(proof.find_case(reference), channel, "track", contact, utcnow())
+    db.session.commit()
+    context = {"reference": reference, "contact": contact, "not_found": True}
+    return _track_page(context, 404)
+
+
+def _proven(reference: str, contact: str) -> tuple[Case | None, Response | None]:
+    """(the case, None) when the contact may act on it, remembered for this browser;
+    otherwise (None, the page that says what is missing or that nothing was found)."""
+    errors = _missing(reference, contact)
+    if errors:
+        context = {"reference": reference, "contact": contact, "errors": errors}
+        return None, _track_page(context, 422)
+    case = proof.find_case(reference)
+    if case is None or not access.may_act_typed(case, contact):
+        return None, _no_such_case(reference, contact, "web")
+    tracking.remember(case, contact)
+    return case, None
+
+
+@bp.get("/track")
+def track():
+    reference, contact = _asked()
+    if "contact" not in request.args:  # the form, perhaps with a bookmarked reference
+        return _track_page({"reference": reference, "contact": ""})
+    case, refused = _proven(reference, contact)
+    return refused or _case_page(case)
+
+
+@bp.post("/track")
+@limiter.limit(_public_limit)
+def track_submit():
+    case, refused = _proven(*_asked())
+    return refused or redirect(url_for("public.tracked", reference=case.reference), 303)
+
+
+@bp.get("/track/<reference>")
+def tracked(reference: str):
+    """The case for the browser that proved a contact for it a little while ago."""
+    case = tracking.proven_case(reference)
+    if case is None:
+        return redirect(url_for("public.track", reference=reference[:40]), 303)
+    return _case_page(case)
+
+
+def _code_page(reference: str, contact: str, errors: dict | None = None, status: int = 200):
+    context = {
+        "reference": reference,
+        "contact": contact,
+        "errors": errors or {},
+        "send_by": request.form.get("send_by", ""),
+    }
+    context["summary"] = [(f, m) for f, ms in context["errors"].items() for m in ms]
+    response = make_response(render_template("public/track_code.html", **context), status)
+    return _private(response)
+
+
+@bp.post("/track/code")
+@limiter.limit(_public_limit)
+def track_code():
+    """Send a one-time code to the contact on file; the page says the same words whether
+    or not anything was sent."""
+    reference, contact = _asked()
+    errors = _missing(reference, contact)
+    if errors:
+        return _track_page({"reference": reference, "contact": contact, "errors": errors}, 422)
+    send_by = request.form.get("send_by", "")
+    if send_by in ("email", "sms"):
+        proof.request_code(reference, contact, send_by, current_language(), utcnow())
+        db.session.commit()
+    return _code_page(reference, contact)
+
+
+@bp.post("/track/verify")
+@limiter.limit(_public_limit)
+def track_verify():
+    reference, contact = _asked()
+    code = request.form.get("code", "")
+    if not code.strip():
+        return _code_page(reference, contact, {"code": [_("Enter the code we sent you.")]}, 422)
+    case = proof.verify_code(
+        reference, contact, code, utcnow(), updates=request.form.get("updates") == "yes"
+    )
+    db.session.commit()
+    if case is None:
+        wrong = _("That code is not right, has expired or was already used. Ask for a new code.")
+        return _code_page(reference, contact, {"code": [wrong]}, 422)
+    tracking.remember(case, contact)
+    return redirect(url_for("public.tracked", reference=case.reference), 303)

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from app.cases import presenters
 from app.cases.models import OPEN_STATUSES, Case, Event, Message
 from app.cases.service import add_event, customer_replied, flag_case, open_case
+from app.customers import access, proof
 from app.customers.models import Customer
 from app.extensions import db
 from app.inbound.models import InboundMessage
@@ -87,7 +88,7 @@ def process(row: InboundMessage, now: datetime) -> None:
     if limited and not (keyword and keyword.meaning in ALWAYS_HONOURED):
         _rate_limited(row, conversation, phone, now)
         return
-    cases = _cases(customer)
+    cases = _cases(phone)
     facts = Conversation(
         cases=tuple(_facts(case) for case in cases),
         current=conversation.current_case.reference if conversation.current_case else None,
@@ -153,7 +154,7 @@ def _rate_limited(
     minutes = int(config.get("SMS_RATE_WINDOW") or DEFAULT_RATE_WINDOW) // 60
     case = conversation.current_case
     if case is None or case.status not in OPEN_STATUSES:
-        case = next(iter(service.open_cases(service.customer_by_phone(phone))), None)
+        case = next(iter(service.open_cases(phone)), None)
     reason = (
         f"rate limited: more than {limit} texts in {minutes} minutes from this number; "
         "kept here, not added to a case"
@@ -168,17 +169,10 @@ def _rate_limited(
         row.reply = None
 
 
-def _cases(customer: Customer | None) -> list[Case]:
-    if customer is None:
-        return []
-    return list(
-        db.session.scalars(
-            db.select(Case)
-            .where(Case.customer_id == customer.id, Case.merged_into_id.is_(None))
-            .order_by(Case.received_at.desc(), Case.id.desc())
-            .limit(CASES_CONSIDERED)
-        )
-    )
+def _cases(phone: str) -> list[Case]:
+    """The cases this number may act on (on the case, or proven for its customer), newest
+    first: the only ones a CASE or STATUS can name and a text can be added to."""
+    return access.cases_of_contact("phone", phone, limit=CASES_CONSIDERED)
 
 
 def _promise(case: Case, language: str) -> str | None:
@@ -307,6 +301,17 @@ def _status(turn: _Turn) -> str | None:
     return _answered(turn, f"STATUS of {turn.decision.case} answered")
 
 
+def _not_found(turn: _Turn) -> str | None:
+    """CASE or STATUS naming a case this number may not act on answers exactly as for a
+    reference that does not exist; the case records the attempt."""
+    named = turn.decision.case
+    if named and turn.target is None:
+        case = proof.find_case(named)
+        if case is not None and not access.may_act(case, "phone", turn.phone):
+            proof.refused(case, "sms", turn.decision.keyword or "text", turn.phone, turn.now)
+    return _answered(turn, f"CASE/STATUS: no such open case for this number ({named})")
+
+
 def _switch(turn: _Turn) -> str | None:
     turn.conversation.current_case = turn.target
     turn.conversation.start_new = False
@@ -335,9 +340,7 @@ _HANDLERS = {
     "start_new": _start_new,
     "status": lambda turn: _status(turn),
     "help": lambda turn: _answered(turn, "HELP answered"),
-    "not_found": lambda turn: _answered(
-        turn, f"CASE/STATUS: no such open case for this number ({turn.decision.case})"
-    ),
+    "not_found": lambda turn: _not_found(turn),
     "stop": _stop,
     "start": _start,
     "empty": lambda turn: _answered(

@@ -8,8 +8,9 @@ from datetime import datetime
 
 from flask import current_app
 
-from app.cases.models import OPEN_STATUSES, Case
+from app.cases.models import Case
 from app.cases.service import clear_flag, flag_case
+from app.customers import access
 from app.customers.models import ContactPoint, Customer
 from app.customers.service import customer_by_contact, match_customer, set_contact_status
 from app.extensions import db
@@ -68,42 +69,33 @@ def phone_status(phone: str) -> str:
     return status or "ok"
 
 
-def open_cases(customer: Customer | None) -> list[Case]:
-    if customer is None:
-        return []
-    return list(
-        db.session.scalars(
-            db.select(Case)
-            .where(Case.customer_id == customer.id, Case.status.in_(OPEN_STATUSES))
-            .order_by(Case.received_at.desc(), Case.id.desc())
-        )
-    )
+def open_cases(phone: str) -> list[Case]:
+    """The open cases this number may act on (app.customers.access), newest first."""
+    return access.cases_of_contact("phone", phone, open_only=True)
 
 
 def opt_out(phone: str, reason: str, now: datetime) -> int:
     """No text is ever sent to this number again (until START): the contact point is marked
     opted out, so delivery refuses it and notifications fall back to another channel, and
     every open case of the customer is flagged. Returns how many cases were flagged."""
-    customer = customer_by_phone(phone)
-    if customer is None:
+    if customer_by_phone(phone) is None:
         # Remember the refusal even for a number we have not met, in case it comes to us
         # later from a web form.
-        customer = match_customer(Intake(channel="sms", description="", phone=phone))
+        match_customer(Intake(channel="sms", description="", phone=phone))
         db.session.flush()
     set_contact_status("phone", phone, "opted_out", reason, now)
     detail = (
         f"No more texts will be sent to {mask_contact(phone)} ({reason}); updates go by "
         "another channel when the customer has one."
     )
-    return sum(flag_case(case, OPTED_OUT_FLAG, detail, now) for case in open_cases(customer))
+    return sum(flag_case(case, OPTED_OUT_FLAG, detail, now) for case in open_cases(phone))
 
 
 def opt_in(phone: str, now: datetime) -> None:
-    customer = customer_by_phone(phone)
-    if customer is None:
+    if customer_by_phone(phone) is None:
         return
     set_contact_status("phone", phone, "ok", None, now)
-    for case in open_cases(customer):
+    for case in open_cases(phone):
         clear_flag(case, OPTED_OUT_FLAG, None, now)
 
 

@@ -20,6 +20,7 @@ from app.workspace import (  # noqa: E402,F401
     admin,
     auth,
     case_page,
+    customers,
     inbound,
     queues,
     supervisor,

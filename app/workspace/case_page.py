@@ -65,6 +65,13 @@ EVENT_WORDS = {
     "flag_cleared": "Flag cleared",
     "customer_replied": "The customer replied",
     "status_sent": "Sent the customer the status they asked for",
+    "access_refused": "Refused a contact that may not see this case",
+    "contact_code_sent": "Sent a one-time code to prove a new contact",
+    "contact_code_locked": "Locked a one-time code after too many wrong tries",
+    "contact_proven": "A new contact was proven with a one-time code",
+    "customer_merged": "Customer records merged",
+    "scan_text_corrected": "Letter text corrected (the OCR text is kept)",
+    "correction_refused": "Refused a correction: not a scan awaiting review",
 }
 
 
@@ -82,7 +89,9 @@ def _load(reference: str) -> Case:
             selectinload(Case.events).selectinload(Event.actor),
             selectinload(Case.clocks),
             selectinload(Case.attachments),
+            selectinload(Case.messages).selectinload(Message.versions),
             selectinload(Case.customer).selectinload(Customer.contacts),
+            selectinload(Case.case_contacts),
         )
         .execution_options(populate_existing=True)
     )
