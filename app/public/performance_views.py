@@ -214,8 +214,8 @@ def performance_figures():
             application/json:
               schema: ErrorSchema
     """
-    fmt = request.args.get("format", "").lower()
-    if not fmt:
+    fmt = request.args.get("format")
+    if fmt is None:
         best = request.accept_mimetypes.best_match(["application/json", "text/csv"])
         fmt = "csv" if best == "text/csv" else "json"
     if fmt not in ("json", "csv"):

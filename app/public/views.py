@@ -217,7 +217,7 @@ def _all_errors(form: dict[str, str], first: ValidationError) -> dict[str, list[
     retry = {k: v for k, v in form.items() if k not in errors}
     retry["description"] = form["description"] if "description" not in errors else "-"
     try:
-        load_complaint(retry, staff=False, channel="web")
+        load_complaint(retry, staff=False, channel="web", form=True)
     except ValidationError as exc:
         for field, messages in _field_errors(exc.messages, form).items():
             errors.setdefault(field, messages)
@@ -272,7 +272,7 @@ def new_complaint():
         return _render_form(blank, {})
     form = {name: request.form.get(name, "") for name in FORM_FIELDS}
     try:
-        intake = load_complaint(dict(form), staff=False, channel="web")
+        intake = load_complaint(dict(form), staff=False, channel="web", form=True)
         case, _created = cases.open_case(intake)
     except ValidationError as exc:
         return _render_form(form, _all_errors(form, exc), 422)
