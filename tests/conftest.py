@@ -38,6 +38,7 @@ _WORK_TABLES = (
     "contact_points",
     "customers",
     "api_tokens",
+    "staff_sessions",
 )
 
 

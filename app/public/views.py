@@ -95,6 +95,12 @@ def _public_limit() -> str:
     return current_app.config["PUBLIC_RATE_LIMIT"]
 
 
+def lookup_limit() -> str:
+    """Pages that look a case up by what the visitor types or holds (tracking, survey
+    links): per client address, so that nobody can try references or tokens in bulk."""
+    return current_app.config["LOOKUP_RATE_LIMIT"]
+
+
 def _private(response: Response) -> Response:
     response.headers.update(PRIVATE_HEADERS)
     return response
@@ -349,6 +355,7 @@ def _message_rows(case: Case, messages: list[dict]) -> list[dict]:
 
 
 @bp.get("/track")
+@limiter.limit(lookup_limit)
 def track():
     reference = request.args.get("reference", "").strip()[:40]
     contact = request.args.get("contact", "").strip()[:254]
