@@ -7,6 +7,7 @@ options to werkzeug's test client), and an HTTP server exercises the real reques
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -38,6 +39,10 @@ class FuzzReport:
 
 @contextmanager
 def live_server(app) -> Iterator[str]:
+    # A thousand access-log lines per run cost seconds and say nothing the report does not.
+    access = logging.getLogger("werkzeug")
+    level = access.level
+    access.setLevel(logging.WARNING)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -46,6 +51,7 @@ def live_server(app) -> Iterator[str]:
     finally:
         server.shutdown()
         thread.join(timeout=10)
+        access.setLevel(level)
 
 
 def run_schemathesis(

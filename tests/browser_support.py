@@ -79,17 +79,35 @@ def shots(tmp_path) -> Path:
     return directory
 
 
+# Every page records what its Content-Security-Policy blocked (an inline script or style, a
+# handler attribute, a file from elsewhere): pages must work under the policy, not around it.
+CSP_WATCH = """
+window.__cspViolations = [];
+document.addEventListener("securitypolicyviolation", function (e) {
+  window.__cspViolations.push(e.violatedDirective + " blocked " + (e.blockedURI || "inline")
+    + " at " + e.sourceFile + ":" + e.lineNumber);
+});
+"""
+
+
 @pytest.fixture
 def page(browser):
     context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.add_init_script(CSP_WATCH)  # injected by the browser itself: not subject to CSP
     tab = context.new_page()
     yield tab
     context.close()
 
 
+def csp_violations(page) -> list[str]:
+    return [f"{page.url}: {v}" for v in page.evaluate("() => window.__cspViolations || []")]
+
+
 def axe_problems(page, axe_script: Path) -> list[str]:
     """Serious and critical axe-core violations on the current page, ready to print."""
-    page.add_script_tag(path=str(axe_script))
+    # Evaluated through DevTools, as a tester's console would: the page's CSP (no inline
+    # script) would refuse it as a <script> tag.
+    page.evaluate(axe_script.read_text())
     result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
     problems = []
     for violation in result["violations"]:
@@ -111,4 +129,5 @@ def axe_problems(page, axe_script: Path) -> list[str]:
 def check(page, axe_script: Path, shots: Path, name: str, problems: list[str]) -> None:
     """Screenshot the page (to look at) and collect its axe-core problems."""
     page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
+    problems.extend(csp_violations(page))
     problems.extend(axe_problems(page, axe_script))

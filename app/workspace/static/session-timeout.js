@@ -106,9 +106,13 @@
   }
 
   function answer(left) {
-    if (left <= 0) {
+    if (left === null) {
       ended();
-    } else if (left > warn + 5) {
+    } else if (left <= 1) {
+      // Not ended yet by the server's clock: ask again in a moment.
+      window.clearTimeout(timer);
+      timer = window.setTimeout(function () { ask("GET"); }, 1500);
+    } else if (left > warn + 1) {
       // Busy in another tab: the session is younger than this page thinks.
       box.hidden = true;
       window.clearInterval(ticker);
@@ -135,7 +139,7 @@
     window.fetch(url, { method: method, credentials: "same-origin", headers: headers })
       .then(function (response) {
         return response.json().then(function (body) {
-          return response.ok ? body.seconds_left : 0;
+          return response.ok ? body.seconds_left : null;  // null: the session has ended
         });
       })
       .then(answer, function () { schedule(warn + 30); });
