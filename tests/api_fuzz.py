@@ -64,7 +64,9 @@ def run_schemathesis(
         {
             "seed": seed,
             "workers": 1,
-            "generation": {"max-examples": max_examples},
+            # The same requests on every run: no cache of earlier runs, no example database.
+            "cache": {"enabled": False},
+            "generation": {"max-examples": max_examples, "database": "none"},
             "headers": headers or {},
             "checks": {"positive_data_acceptance": {"expected-statuses": POSITIVE_EXPECTED}},
         }
