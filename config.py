@@ -107,6 +107,9 @@ class Config:
     STAFF_SESSION_IDLE_MINUTES = float(_env("STAFF_SESSION_IDLE_MINUTES", "30"))
     STAFF_SESSION_WARN_MINUTES = float(_env("STAFF_SESSION_WARN_MINUTES", "2"))
     STAFF_SESSION_MAX_HOURS = float(_env("STAFF_SESSION_MAX_HOURS", "12"))
+    # Proxies in front of the app that set X-Forwarded-For/-Proto (0: none). Rate limits count
+    # per client address: behind a load balancer, without this, every client is the balancer.
+    PROXY_HOPS = int(_env("PROXY_HOPS", "0"))
     # Strict-Transport-Security max-age in seconds (0: no header); production sends a year.
     HSTS_SECONDS = int(_env("HSTS_SECONDS", "0"))
 

@@ -15,6 +15,7 @@ from flask import Request as FlaskRequest
 from marshmallow import ValidationError
 from werkzeug.datastructures import ImmutableMultiDict, MultiDict
 from werkzeug.exceptions import BadRequest
+from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import IntegerConverter
 
 # NUL, and UTF-16 surrogates that are not part of a pair (a str holding one cannot be encoded).
@@ -159,6 +160,9 @@ def _security_headers(response):
 def init_app(app: Flask) -> None:
     """Before any blueprint registers its routes (the id converter applies to them)."""
     app.request_class = Request
+    hops = int(app.config.get("PROXY_HOPS") or 0)
+    if hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=0)
     app.url_map.converters["int"] = IdConverter
     app.before_request(_check_address)
     app.after_request(_security_headers)

@@ -165,6 +165,19 @@ def test_the_sign_in_form_is_rate_limited_per_client_address(app):
         assert browser.get("/staff/login").status_code == 200  # reading the page is not limited
 
 
+def test_behind_a_proxy_limits_count_the_forwarded_client_address(app):
+    with limited(app, PROXY_HOPS=1, LOOKUP_RATE_LIMIT="2 per minute") as application:
+        browser = application.test_client()
+        alice = {"X-Forwarded-For": "198.51.100.7"}
+        bob = {"X-Forwarded-For": "203.0.113.9"}
+        assert [browser.get("/track", headers=alice).status_code for _ in range(3)] == [
+            200,
+            200,
+            429,
+        ]
+        assert browser.get("/track", headers=bob).status_code == 200
+
+
 # --- passwords, the demo, production ---------------------------------------------------
 
 
