@@ -7,13 +7,7 @@ options to werkzeug's test client), and an HTTP server exercises the real reques
 
 from __future__ import annotations
 
-import logging
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-
-from werkzeug.serving import make_server
 
 # A schema-valid request may still name something that does not exist or is not valid in
 # a way no JSON Schema can say (a cursor we did not sign, a phone number that is not
@@ -35,23 +29,6 @@ class FuzzReport:
             + [f"FAILURE {f}" for f in self.failures]
             + [f"ERROR {e}" for e in self.errors]
         )
-
-
-@contextmanager
-def live_server(app) -> Iterator[str]:
-    # A thousand access-log lines per run cost seconds and say nothing the report does not.
-    access = logging.getLogger("werkzeug")
-    level = access.level
-    access.setLevel(logging.WARNING)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        access.setLevel(level)
 
 
 def run_schemathesis(

@@ -10,13 +10,12 @@ $SCREENSHOT_DIR, or to the test's temporary directory.
 from __future__ import annotations
 
 import os
-import threading
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 
 from app.public import assets
+from tests.helpers import live_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 REQUIRE = os.environ.get("REQUIRE_SERVICES") == "1"
@@ -61,14 +60,8 @@ def axe_script() -> Path:
 def server(app):
     if "postgresql" in app.config["SQLALCHEMY_DATABASE_URI"]:
         pytest.skip("browser tests serve the SQLite app only")  # pragma: no cover
-    live = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=live.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{live.server_port}"
-    finally:
-        live.shutdown()
-        thread.join(timeout=10)
+    with live_server(app) as base:
+        yield base
 
 
 @pytest.fixture

@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 from openapi_spec_validator import OpenAPIV30SpecValidator
 
-from tests.api_fuzz import live_server, run_schemathesis
+from tests.api_fuzz import run_schemathesis
+from tests.helpers import live_server
 
 ADMIN = "admin@redress.example"
 STAFF_ONLY = {
@@ -112,7 +113,7 @@ def served(app):
     from app.extensions import db
 
     db.session.commit()
-    with live_server(app) as base:
+    with live_server(app, quiet=True) as base:
         yield base
 
 

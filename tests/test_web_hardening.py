@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -15,9 +14,10 @@ import pytest
 import config as config_module
 from app import create_app
 from app.cases.models import Case
-from app.extensions import db, limiter
+from app.extensions import db
 from app.inbound.models import InboundMessage
 from app.ops.logging import JsonFormatter, RedactContacts
+from tests.helpers import another_app
 from tests.test_open311 import api_key as _open311_key  # noqa: F401 - a fixture
 from tests.test_open311 import post as open311_post
 from tests.test_surveys import file_and_resolve, survey_link
@@ -71,12 +71,9 @@ def test_production_sends_hsts_and_refuses_a_short_secret_key(app, monkeypatch, 
     with pytest.raises(RuntimeError, match="must be set"):
         create_app("production", SQLALCHEMY_DATABASE_URI=url)
     monkeypatch.setattr(config_module.ProductionConfig, "SECRET_KEY", LONG_SECRET)
-    production = create_app("production", SQLALCHEMY_DATABASE_URI=url)
-    try:
+    with another_app(app, "production", SQLALCHEMY_DATABASE_URI=url) as production:
         r = production.test_client().get("/healthz")
         assert r.headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
-    finally:
-        limiter.init_app(app)  # the extension is shared: give the suite's app its settings back
 
 
 INLINE = [
@@ -102,19 +99,9 @@ def test_no_template_has_inline_script_or_style_the_csp_would_block():
 # --- rate limits -----------------------------------------------------------------------
 
 
-@contextmanager
 def limited(app, **settings):
     """A second app on the same database with rate limiting on (the suite's app has it off)."""
-    application = create_app(
-        "test",
-        SQLALCHEMY_DATABASE_URI=app.config["SQLALCHEMY_DATABASE_URI"],
-        RATELIMIT_ENABLED=True,
-        **settings,
-    )
-    try:
-        yield application
-    finally:
-        limiter.init_app(app)  # the extension is shared: give the suite's app its settings back
+    return another_app(app, RATELIMIT_ENABLED=True, **settings)
 
 
 def test_tracking_and_survey_pages_are_rate_limited_per_client(app, client, staff_token):
@@ -212,35 +199,36 @@ def test_production_refuses_the_demo_and_its_published_password(app, monkeypatch
     assert password_problem(DEMO_PASSWORD) is None  # development and tests keep the demo login
     monkeypatch.setattr(config_module.ProductionConfig, "SECRET_KEY", LONG_SECRET)
     url = f"sqlite:///{tmp_path / 'prod.db'}"
-    production = create_app("production", SQLALCHEMY_DATABASE_URI=url, WTF_CSRF_ENABLED=False)
-    try:
-        with production.app_context():
-            upgrade()
-            result = production.test_cli_runner().invoke(args=["demo"])
-            assert result.exit_code != 0 and "does not run in production" in result.output
-            assert db.session.scalar(db.select(db.func.count(StaffUser.id))) == 0
-            assert "published demo password" in password_problem(DEMO_PASSWORD)
-            # The demo cannot be loaded around the command either...
-            with pytest.raises(Invalid, match="published demo password"):
-                load_demo()
-            db.session.rollback()
-            # ...and where it was loaded before, its published password signs nobody in.
-            db.session.add(
-                StaffUser(
-                    email=ADMIN,
-                    name="Admin",
-                    role="admin",
-                    password_hash=hash_password(DEMO_PASSWORD),
-                )
+    with (
+        another_app(
+            app, "production", SQLALCHEMY_DATABASE_URI=url, WTF_CSRF_ENABLED=False
+        ) as production,
+        production.app_context(),
+    ):
+        upgrade()
+        result = production.test_cli_runner().invoke(args=["demo"])
+        assert result.exit_code != 0 and "does not run in production" in result.output
+        assert db.session.scalar(db.select(db.func.count(StaffUser.id))) == 0
+        assert "published demo password" in password_problem(DEMO_PASSWORD)
+        # The demo cannot be loaded around the command either...
+        with pytest.raises(Invalid, match="published demo password"):
+            load_demo()
+        db.session.rollback()
+        # ...and where it was loaded before, its published password signs nobody in.
+        db.session.add(
+            StaffUser(
+                email=ADMIN,
+                name="Admin",
+                role="admin",
+                password_hash=hash_password(DEMO_PASSWORD),
             )
-            db.session.commit()
-            refused = production.test_client().post(
-                "/staff/login", data={"email": ADMIN, "password": DEMO_PASSWORD}
-            )
-            assert refused.status_code == 401
-            db.session.remove()
-    finally:
-        limiter.init_app(app)
+        )
+        db.session.commit()
+        refused = production.test_client().post(
+            "/staff/login", data={"email": ADMIN, "password": DEMO_PASSWORD}
+        )
+        assert refused.status_code == 401
+        db.session.remove()
 
 
 # --- logs --------------------------------------------------------------------------------

@@ -114,11 +114,6 @@ def correct_scan(reference: str):
     ---
     post:
       summary: Replace the OCR text with the letter's text and route the case on it
-      parameters:
-        - in: path
-          name: reference
-          schema: {type: string}
-          required: true
       requestBody:
         required: true
         content:
@@ -221,11 +216,6 @@ def batch_pdf(batch_id: int):
     ---
     get:
       summary: Every letter of the batch in one PDF for the printer (admins)
-      parameters:
-        - in: path
-          name: batch_id
-          schema: {type: integer}
-          required: true
       responses:
         200:
           description: The letters, one PDF.
@@ -253,11 +243,6 @@ def batch_mailed(batch_id: int):
     ---
     post:
       summary: The batch went out with the post; its letters show as delivered on the cases (admins)
-      parameters:
-        - in: path
-          name: batch_id
-          schema: {type: integer}
-          required: true
       responses:
         200:
           description: The batch.
