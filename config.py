@@ -32,7 +32,9 @@ class Config:
     ENV_NAME = "development"
     SECRET_KEY = _env("SECRET_KEY")
     SQLALCHEMY_DATABASE_URI = _database_url(_env("DATABASE_URL"))
-    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    # hide_parameters: a database error's message (and so a log line) never carries the
+    # values of the statement, which may be a customer's email or complaint text.
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True, "hide_parameters": True}
     REDIS_URL = _env("REDIS_URL")
     PUBLIC_BASE_URL = _env("PUBLIC_BASE_URL", "http://127.0.0.1:5000")
     TWILIO_ACCOUNT_SID = _env("TWILIO_ACCOUNT_SID")
@@ -87,8 +89,21 @@ class Config:
     PUBLIC_RATE_LIMIT = _env("PUBLIC_RATE_LIMIT", "30 per minute;500 per day")
     # How long a post-resolution survey link stays open (days).
     SURVEY_TTL_DAYS = int(_env("SURVEY_TTL_DAYS", "30"))
+    # Tracking pages and survey links: per client address (GET and POST alike).
+    LOOKUP_RATE_LIMIT = _env("LOOKUP_RATE_LIMIT", "60 per minute;1000 per day")
+    # The staff sign-in form: per client address; each account also locks after
+    # STAFF_LOGIN_MAX_FAILURES failed attempts in a row for STAFF_LOGIN_LOCKOUT_MINUTES.
+    STAFF_LOGIN_RATE_LIMIT = _env("STAFF_LOGIN_RATE_LIMIT", "30 per minute")
+    STAFF_LOGIN_MAX_FAILURES = int(_env("STAFF_LOGIN_MAX_FAILURES", "5"))
+    STAFF_LOGIN_LOCKOUT_MINUTES = float(_env("STAFF_LOGIN_LOCKOUT_MINUTES", "15"))
     RATELIMIT_STORAGE_URI = _env("RATELIMIT_STORAGE_URI", _env("REDIS_URL", "memory://"))
     RATELIMIT_HEADERS_ENABLED = True
+    # Intake never waits on Redis: when the limiter's store cannot be reached, counting goes
+    # on in this process (and a log line says so) until it answers again; any other storage
+    # error lets the request through with a log line rather than failing it.
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+    RATELIMIT_SWALLOW_ERRORS = True
+    RATELIMIT_STORAGE_OPTIONS = {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}
     # Email deliverability (DNS) checks are for production only.
     EMAIL_CHECK_DELIVERABILITY = _env("EMAIL_CHECK_DELIVERABILITY", "0") == "1"
     DEFAULT_PHONE_REGION = _env("DEFAULT_PHONE_REGION", "US")
@@ -102,6 +117,16 @@ class Config:
     WTF_CSRF_TIME_LIMIT = None
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
+    # Staff sessions (server-side records): end after this many idle minutes (a warning
+    # shows STAFF_SESSION_WARN_MINUTES before) and in any case after STAFF_SESSION_MAX_HOURS.
+    STAFF_SESSION_IDLE_MINUTES = float(_env("STAFF_SESSION_IDLE_MINUTES", "30"))
+    STAFF_SESSION_WARN_MINUTES = float(_env("STAFF_SESSION_WARN_MINUTES", "2"))
+    STAFF_SESSION_MAX_HOURS = float(_env("STAFF_SESSION_MAX_HOURS", "12"))
+    # Proxies in front of the app that set X-Forwarded-For/-Proto (0: none). Rate limits count
+    # per client address: behind a load balancer, without this, every client is the balancer.
+    PROXY_HOPS = int(_env("PROXY_HOPS", "0"))
+    # Strict-Transport-Security max-age in seconds (0: no header); production sends a year.
+    HSTS_SECONDS = int(_env("HSTS_SECONDS", "0"))
 
 
 class DevelopmentConfig(Config):
@@ -125,10 +150,26 @@ class TestConfig(Config):
 class ProductionConfig(Config):
     ENV_NAME = "production"
     SESSION_COOKIE_SECURE = True
+    HSTS_SECONDS = int(_env("HSTS_SECONDS", "31536000"))
 
     def __init__(self) -> None:
-        if not self.SECRET_KEY:
-            raise RuntimeError("SECRET_KEY must be set in production")
+        check_secret_key(self.SECRET_KEY)
+
+
+# Sessions, CSRF tokens and API cursors are signed with SECRET_KEY: in production it must
+# be long enough that it cannot be guessed.
+MIN_SECRET_KEY_BYTES = 32
+
+
+def check_secret_key(key: str | None) -> None:
+    if not key:
+        raise RuntimeError("SECRET_KEY must be set in production")
+    if len(key.encode()) < MIN_SECRET_KEY_BYTES:
+        raise RuntimeError(
+            f"SECRET_KEY must be at least {MIN_SECRET_KEY_BYTES} bytes in production "
+            f"(got {len(key.encode())}); generate one with: "
+            "python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+        )
 
 
 PROFILES = {

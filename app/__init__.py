@@ -22,6 +22,9 @@ def create_app(profile: str | None = None, **overrides) -> Flask:
     from app.ops import logging as ops_logging
 
     ops_logging.configure(app)
+    from app import hardening
+
+    hardening.init_app(app)  # before the blueprints: their `<int:...>` ids use its converter
     db.init_app(app)
     migrate.init_app(app, db, directory=str(config_module.BASE_DIR / "migrations"))
     csrf.init_app(app)
@@ -115,6 +118,9 @@ def _error_handlers(app: Flask) -> None:
         body = {"errors": {"_request": [messages.get(exc.code, exc.description or exc.name)]}}
         response = jsonify(body)
         response.status_code = exc.code or 500
-        if exc.code == 429 and exc.get_response().headers.get("Retry-After"):
-            response.headers["Retry-After"] = exc.get_response().headers["Retry-After"]
+        # Keep what the exception's own answer says besides its body: Allow on a 405,
+        # Retry-After on a 429, WWW-Authenticate on a 401.
+        for name, value in exc.get_response().headers.items():
+            if name.lower() not in ("content-type", "content-length"):
+                response.headers[name] = value
         return response

@@ -38,11 +38,20 @@ def register(app: Flask) -> None:
 @with_appcontext
 def demo(if_empty: bool) -> None:
     """Load the demo directory and demo staff (idempotent)."""
+    from flask import current_app
+
     from app.directory.demo import DEMO_PASSWORD, DEMO_STAFF, load_demo
     from app.directory.models import Agency
     from app.extensions import db
     from app.staff.models import StaffUser
 
+    if current_app.config.get("ENV_NAME") == "production":
+        # The demo adds an administrator whose password is printed in the README.
+        raise click.ClickException(
+            "`redress demo` does not run in production (REDRESS_ENV=production): its staff "
+            "use a published password. Load your directory with `redress directory load` "
+            "and add staff with `redress users add`."
+        )
     if if_empty and db.session.scalar(db.select(Agency.id).limit(1)) is not None:
         click.echo("The directory is already loaded; the demo was not reloaded.")
     else:
@@ -131,6 +140,35 @@ def users_add(email: str, role: str, agency: str | None, name: str | None, passw
     click.echo(
         f"Added {staff.email} ({staff.role}, {agency.upper() if agency else 'all agencies'})."
     )
+
+
+@users.command("password")
+@click.argument("email")
+@click.option("--password", help="The new password (prompted for when omitted).")
+@with_appcontext
+def users_password(email: str, password: str | None) -> None:
+    """Set a staff member's password; every session they have ends."""
+    from app.common.time import utcnow
+    from app.extensions import db
+    from app.staff.models import StaffUser
+    from app.staff.service import set_password
+
+    staff = db.session.scalar(
+        db.select(StaffUser).where(db.func.lower(StaffUser.email) == email.strip().lower())
+    )
+    if staff is None:
+        raise click.ClickException(f"No staff member {email}.")
+    if password is None:
+        if not sys.stdin.isatty():
+            raise click.ClickException("Give --password, or run in a terminal to be prompted.")
+        password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+    try:
+        ended = set_password(staff, password, utcnow())
+        db.session.commit()
+    except DomainError as exc:
+        db.session.rollback()
+        raise click.ClickException(exc.message) from None
+    click.echo(f"Password changed for {staff.email}; {ended} session(s) signed out.")
 
 
 @click.group()

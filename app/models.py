@@ -25,7 +25,7 @@ from app.open311.models import Open311App
 from app.performance import PerformanceDaily, PerformanceSnapshot
 from app.sla.models import SlaClock
 from app.sms.models import SmsConversation
-from app.staff.models import ApiToken, StaffUser
+from app.staff.models import ApiToken, StaffSession, StaffUser
 from app.surveys.models import SurveyInvitation, SurveyResponse
 from app.workspace.models import SavedReply
 
@@ -60,6 +60,7 @@ __all__ = [
     "ServiceStandard",
     "SlaClock",
     "SmsConversation",
+    "StaffSession",
     "StaffUser",
     "SurveyInvitation",
     "SurveyResponse",

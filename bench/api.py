@@ -202,7 +202,7 @@ def run(args) -> int:
     redis.Redis.from_url(args.redis_url).flushdb()
     env = {
         "REDRESS_ENV": "production",
-        "SECRET_KEY": "bench-only",
+        "SECRET_KEY": "bench-only-" + "0" * 32,  # production needs 32 bytes or more
         "DATABASE_URL": url.replace("postgresql+psycopg://", "postgresql://"),
         "REDIS_URL": args.redis_url,
         "LOG_LEVEL": "WARNING",

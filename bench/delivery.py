@@ -192,7 +192,7 @@ def run(args) -> int:
     sink = Sink()
     env = {
         "REDRESS_ENV": "production",
-        "SECRET_KEY": "bench-only",
+        "SECRET_KEY": "bench-only-" + "0" * 32,  # production needs 32 bytes or more
         "DATABASE_URL": url.replace("postgresql+psycopg://", "postgresql://"),
         "REDIS_URL": args.redis_url,
         "SMTP_URL": f"smtp://127.0.0.1:{sink.port}",

@@ -10,13 +10,12 @@ $SCREENSHOT_DIR, or to the test's temporary directory.
 from __future__ import annotations
 
 import os
-import threading
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 
 from app.public import assets
+from tests.helpers import live_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 REQUIRE = os.environ.get("REQUIRE_SERVICES") == "1"
@@ -61,14 +60,8 @@ def axe_script() -> Path:
 def server(app):
     if "postgresql" in app.config["SQLALCHEMY_DATABASE_URI"]:
         pytest.skip("browser tests serve the SQLite app only")  # pragma: no cover
-    live = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=live.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{live.server_port}"
-    finally:
-        live.shutdown()
-        thread.join(timeout=10)
+    with live_server(app) as base:
+        yield base
 
 
 @pytest.fixture
@@ -79,17 +72,35 @@ def shots(tmp_path) -> Path:
     return directory
 
 
+# Every page records what its Content-Security-Policy blocked (an inline script or style, a
+# handler attribute, a file from elsewhere): pages must work under the policy, not around it.
+CSP_WATCH = """
+window.__cspViolations = [];
+document.addEventListener("securitypolicyviolation", function (e) {
+  window.__cspViolations.push(e.violatedDirective + " blocked " + (e.blockedURI || "inline")
+    + " at " + e.sourceFile + ":" + e.lineNumber);
+});
+"""
+
+
 @pytest.fixture
 def page(browser):
     context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.add_init_script(CSP_WATCH)  # injected by the browser itself: not subject to CSP
     tab = context.new_page()
     yield tab
     context.close()
 
 
+def csp_violations(page) -> list[str]:
+    return [f"{page.url}: {v}" for v in page.evaluate("() => window.__cspViolations || []")]
+
+
 def axe_problems(page, axe_script: Path) -> list[str]:
     """Serious and critical axe-core violations on the current page, ready to print."""
-    page.add_script_tag(path=str(axe_script))
+    # Evaluated through DevTools, as a tester's console would: the page's CSP (no inline
+    # script) would refuse it as a <script> tag.
+    page.evaluate(axe_script.read_text())
     result = page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
     problems = []
     for violation in result["violations"]:
@@ -111,4 +122,5 @@ def axe_problems(page, axe_script: Path) -> list[str]:
 def check(page, axe_script: Path, shots: Path, name: str, problems: list[str]) -> None:
     """Screenshot the page (to look at) and collect its axe-core problems."""
     page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
+    problems.extend(csp_violations(page))
     problems.extend(axe_problems(page, axe_script))

@@ -42,6 +42,7 @@ _WORK_TABLES = (
     "customer_merges",
     "customers",
     "api_tokens",
+    "staff_sessions",
 )
 
 

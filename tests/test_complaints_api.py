@@ -178,11 +178,32 @@ def test_retry_with_same_idempotency_key_returns_same_case(client):
     assert first.json["reference"] == second.json["reference"]
     assert second.headers.get("Idempotent-Replayed") == "true"
     assert _count_cases() == 1
+    # Anyone may send the same key: without a token the key is scoped to the complaint, so
+    # another person's complaint opens its own case (never theirs, never a refusal).
     other = post(
         client, {**body, "description": "different"}, {"Idempotency-Key": "c1f6e0a4-retry"}
     )
+    assert other.status_code == 201 and "Idempotent-Replayed" not in other.headers
+    assert other.json["reference"] != first.json["reference"]
+    assert _count_cases() == 2
+
+
+def test_a_staff_token_reusing_its_key_for_another_complaint_is_refused(client, staff_token):
+    headers = staff_token("triage@usagov.example") | {"Idempotency-Key": "batch-7"}
+    first = post(client, {"description": "Called about a scam lottery."}, headers)
+    again = post(client, {"description": "Called about a scam lottery."}, headers)
+    assert first.status_code == again.status_code == 201
+    assert again.json["reference"] == first.json["reference"]
+    other = post(client, {"description": "A different complaint."}, headers)
     assert other.status_code == 409
-    assert _count_cases() == 1
+    # The same key from another staff member is theirs alone.
+    mine = post(
+        client,
+        {"description": "A different complaint."},
+        staff_token("caseworker@cfpb.example") | {"Idempotency-Key": "batch-7"},
+    )
+    assert mine.status_code == 201 and mine.json["reference"] != first.json["reference"]
+    assert _count_cases() == 2
 
 
 def test_same_person_on_two_channels_is_one_customer(client, staff_token):

@@ -105,7 +105,7 @@ def test_gunicorn_serves_the_app_against_the_real_database(app):
     env = {
         **os.environ,
         "REDRESS_ENV": "production",
-        "SECRET_KEY": "gunicorn-test-secret",
+        "SECRET_KEY": "gunicorn-test-secret-" + "x" * 32,
         "DATABASE_URL": url,
         "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
     }

@@ -218,3 +218,51 @@ def test_core_actions_work_without_javascript(browser, server, shots):
     assert [m.body for m in case.messages if m.direction == "internal"] == [
         "Called the customer back."
     ]
+
+
+def test_the_idle_warning_keeps_the_typed_reply_and_sign_in_puts_it_back(
+    page, server, app, axe_script, shots, monkeypatch
+):
+    """A short idle limit: the warning comes, "Stay signed in" keeps the session and the text;
+    left alone, the session ends, and signing in again returns to the page with the text."""
+    from tests.browser_support import csp_violations
+
+    monkeypatch.setitem(app.config, "STAFF_SESSION_IDLE_MINUTES", 0.15)  # 9 seconds
+    monkeypatch.setitem(app.config, "STAFF_SESSION_WARN_MINUTES", 0.08)  # warned 4 before
+    reference = open_test_case("The landlord has not fixed the heat.").reference
+    problems: list[str] = []
+    sign_in_by_keyboard(page, server, CFPB_WORKER)
+    page.goto(f"{server}/staff/cases/{reference}")
+    draft = "We called the landlord; the heat will be fixed on Monday."
+    page.locator("#reply_body").fill(draft)
+    warning = page.locator("#session-warning")
+    warning.get_by_role("button", name="Stay signed in").wait_for(state="visible", timeout=15000)
+    assert "about to end" in warning.inner_text()
+    assert not warning.get_by_role("link", name="Sign in again").is_visible()
+    check(page, axe_script, shots, "session-01-warning", problems)
+    warning.get_by_role("button", name="Stay signed in").click()
+    warning.wait_for(state="hidden", timeout=5000)
+    assert page.locator("#reply_body").input_value() == draft  # the page was not reloaded
+
+    # Left alone this time: the session ends and the page says so.
+    warning.get_by_role("link", name="Sign in again").wait_for(state="visible", timeout=30000)
+    check(page, axe_script, shots, "session-02-ended", problems)
+    page.locator("#reply_body").fill("")  # as if the tab had been reloaded
+    warning.get_by_role("link", name="Sign in again").click()
+    page.locator("#email").fill(CFPB_WORKER)
+    page.locator("#password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(re.compile(rf".*/staff/cases/{reference}$"))
+    assert page.locator("#reply_body").input_value() == draft
+    assert page.locator("#draft-restored").is_visible()
+    check(page, axe_script, shots, "session-03-restored", problems)
+
+    # The watcher itself works: a script the page did not ship is blocked and reported.
+    page.evaluate(
+        "() => { const s = document.createElement('script'); s.textContent = 'window.x = 1';"
+        " document.body.appendChild(s); }"
+    )
+    page.wait_for_timeout(200)
+    assert any("script-src" in v for v in csp_violations(page))
+    assert page.evaluate("() => window.x") is None
+    assert not problems, "\n\n".join(problems)

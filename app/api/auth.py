@@ -33,7 +33,14 @@ def staff_required(view):
             return response
         return view(*args, **kwargs)
 
+    wrapper.staff_required = True  # the OpenAPI document declares its bearer security
     return wrapper
+
+
+def staff_optional(view):
+    """Mark a view open to the public that staff may also call with their token."""
+    view.staff_optional = True
+    return view
 
 
 def is_staff_request() -> bool:

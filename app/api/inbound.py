@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from flask import jsonify, request, send_file
-from marshmallow import ValidationError
 
 from app.api import bp
 from app.api import cursor as cursors
@@ -45,9 +44,7 @@ def list_inbound():
     args = InboundQuerySchema().load(request.args.to_dict())
     stmt = inbound.query(args.get("channel"), args.get("outcome"))
     if "cursor" in args:
-        values = cursors.decode(args["cursor"])
-        if len(values) != 1 or not isinstance(values[0], int):
-            raise ValidationError("Not a cursor from this API.", "cursor")
+        values = cursors.decode(args["cursor"], "inbound")
         stmt = stmt.where(InboundMessage.id < values[0])
     rows = db.session.scalars(stmt.limit(args["limit"] + 1)).all()
     more = len(rows) > args["limit"]
@@ -56,7 +53,7 @@ def list_inbound():
         InboundListSchema().dump(
             {
                 "inbound": [inbound.summary(r) for r in rows],
-                "next_cursor": cursors.encode([rows[-1].id]) if more else None,
+                "next_cursor": cursors.encode([rows[-1].id], "inbound") if more else None,
             }
         )
     )

@@ -97,8 +97,9 @@ class ComplaintSchema(Schema):
     @pre_load
     def _clean(self, data, **kwargs):
         data = _strip_strings(data)
-        if isinstance(data, dict):
-            # Empty optional fields from forms mean "not given".
+        if isinstance(data, dict) and getattr(self, "blank_is_missing", False):
+            # A web form sends every box, filled or not: an empty one means "not given". An
+            # API client that sends "" for a field gets the field's error instead.
             data = {k: v for k, v in data.items() if not (v == "" and k != "description")}
         return data
 
@@ -134,10 +135,12 @@ class ComplaintSchema(Schema):
         return bool(getattr(self, "is_staff", False))
 
 
-def load_complaint(data: dict, *, staff: bool, channel: str = "api") -> Intake:
-    """Validate a complaint (API body or web form) into an Intake, or raise ValidationError."""
+def load_complaint(data: dict, *, staff: bool, channel: str = "api", form: bool = False) -> Intake:
+    """Validate a complaint (API body, or with `form` a web form whose empty boxes mean
+    "not given") into an Intake, or raise ValidationError."""
     schema = ComplaintSchema()
     schema.is_staff = staff
+    schema.blank_is_missing = form
     loaded = schema.load(data)
     loaded.setdefault("channel", channel)
     return Intake(
@@ -505,3 +508,58 @@ class InboundQuerySchema(Schema):
     )
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
     cursor = fields.String()
+
+
+# --- the mailroom (/api/v1/mailroom): what its operations answer ------------------------
+
+
+class ScanResultSchema(InboundSchema):
+    duplicate = fields.Boolean(metadata={"description": "The same file was uploaded before."})
+
+
+class ScanResultsSchema(Schema):
+    results = fields.List(fields.Nested(ScanResultSchema))
+
+
+class ReviewItemSchema(CaseSummarySchema):
+    """A scanned letter waiting for a person, with what OCR read."""
+
+    text = fields.String()
+    reason = fields.String(allow_none=True)
+    ocr_confidence = fields.Float(allow_none=True)
+    contact_suggestions = fields.Raw(allow_none=True)
+    scan_url = fields.String(allow_none=True)
+
+
+class ReviewQueueSchema(Schema):
+    cases = fields.List(fields.Nested(ReviewItemSchema))
+
+
+class CorrectedScanSchema(CaseSummarySchema):
+    transferred_to = fields.String(
+        allow_none=True, metadata={"description": "The agency's code when the case moved."}
+    )
+
+
+class LetterSchema(Schema):
+    outbox_id = fields.Integer()
+    case = fields.String(allow_none=True)
+    kind = fields.String()
+    created_at = fields.String(allow_none=True)
+
+
+class LettersSchema(Schema):
+    letters = fields.List(fields.Nested(LetterSchema))
+
+
+class PrintBatchSchema(Schema):
+    id = fields.Integer()
+    state = fields.String()
+    letters = fields.Integer()
+    created_at = fields.String(allow_none=True)
+    mailed_at = fields.String(allow_none=True)
+    pdf_url = fields.String()
+
+
+class PrintBatchesSchema(Schema):
+    batches = fields.List(fields.Nested(PrintBatchSchema))

@@ -8,7 +8,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from app.api import bp
 from app.api import cursor as cursors
-from app.api.auth import current_staff, is_staff_request, staff_required
+from app.api.auth import current_staff, is_staff_request, staff_optional, staff_required
 from app.api.schemas import (
     ActionSchema,
     CaseListQuerySchema,
@@ -45,6 +45,7 @@ def _json_body() -> dict:
 
 @bp.post("/complaints")
 @limiter.limit(_public_limit, exempt_when=is_staff_request)
+@staff_optional
 def create_complaint():
     """Open a case.
     ---
@@ -80,10 +81,14 @@ def create_complaint():
     key = request.headers.get("Idempotency-Key", "").strip()
     idempotency = None
     if key:
-        if len(key) > 200:
-            raise ValidationError({"Idempotency-Key": ["At most 200 characters."]})
-        scope = f"staff:{staff.id}" if staff else "public"
-        idempotency = (scope, key, cases.request_fingerprint(data))
+        if len(key) > 200 or not key.isascii() or not key.isprintable():
+            raise ValidationError({"Idempotency-Key": ["At most 200 printable ASCII characters."]})
+        fingerprint = cases.request_fingerprint(data)
+        # A key belongs to its client: a staff member's token, or for the public (who have
+        # no identity) the key together with the complaint itself, so that nobody else's
+        # key can return, or block, another person's case.
+        scope = f"staff:{staff.id}" if staff else f"public:{fingerprint}"
+        idempotency = (scope, key, fingerprint)
     case, created = cases.open_case(intake, actor=staff, idempotency=idempotency)
     response = jsonify(CaseSummarySchema().dump(presenters.summary(case)))
     response.status_code = 201
@@ -250,17 +255,15 @@ def list_cases():
               schema: CaseListSchema
     """
     args = CaseListQuerySchema().load(request.args.to_dict())
+    kind = f"cases:{args['sort']}"  # a cursor pages only the order it was issued for
     if "cursor" in args:
-        args["cursor_values"] = cursors.decode(args["cursor"])
-    try:
-        # The summary shows each case's agency, category and clocks: read them with the page.
-        rows, next_values = queries.list_cases(current_staff(), args, options=SUMMARY_LOAD)
-    except (ValueError, TypeError, IndexError):
-        raise ValidationError("Not a cursor from this API.", "cursor") from None
+        args["cursor_values"] = cursors.decode(args["cursor"], kind)
+    # The summary shows each case's agency, category and clocks: read them with the page.
+    rows, next_values = queries.list_cases(current_staff(), args, options=SUMMARY_LOAD)
     return jsonify(
         {
             "cases": CaseSummarySchema(many=True).dump([presenters.summary(c) for c in rows]),
-            "next_cursor": cursors.encode(next_values) if next_values else None,
+            "next_cursor": cursors.encode(next_values, kind) if next_values else None,
         }
     )
 

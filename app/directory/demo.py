@@ -7,9 +7,7 @@ from app.directory.models import Agency
 from app.directory.spec import load_demo_text, parse_directory
 from app.extensions import db
 from app.staff.models import StaffUser
-from app.staff.service import add_staff
-
-DEMO_PASSWORD = "redress-demo-password"  # noqa: S105 - a published demo login, not a secret
+from app.staff.service import DEMO_PASSWORD, add_staff
 
 # (email, role, agency)
 DEMO_STAFF = (

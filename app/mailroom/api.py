@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from flask import Response, jsonify, request
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate
 
 from app.api import bp
 from app.api.auth import current_staff, staff_required
@@ -34,14 +34,42 @@ def upload_scans():
     ---
     post:
       summary: Upload scans (multipart `file`, repeatable); each becomes a case
+      requestBody:
+        required: true
+        content:
+          multipart/form-data:
+            schema:
+              type: object
+              required: [file]
+              properties:
+                file:
+                  type: array
+                  items: {type: string, format: binary}
+                  minItems: 1
+                  maxItems: 20
+                received: {type: string, format: date, description: The mailroom's date stamp.}
+                return_address: {type: string, minLength: 1, maxLength: 500}
+                name: {type: string, minLength: 1, maxLength: 200}
+                language: {type: string, enum: [en, es]}
+                batch: {type: string, minLength: 1, maxLength: 80}
       responses:
         201:
           description: One result per file (case opened, sent to review, duplicate or failed).
+          content:
+            application/json:
+              schema: ScanResultsSchema
         422:
           description: No file, too many files, or a bad received date.
+          content:
+            application/json:
+              schema: ErrorSchema
     """
+    form = request.form.to_dict()
+    blank = sorted(k for k, v in form.items() if not v)
+    if blank:  # the mailroom page's empty boxes mean "not given"; an API client leaves them out
+        raise ValidationError({k: ["Give a value, or leave the field out."] for k in blank})
     uploads = [(f.read(), f.filename) for f in request.files.getlist("file")]
-    accepted = accept_uploads(request.form.to_dict(), uploads, current_staff().email)
+    accepted = accept_uploads(form, uploads, current_staff().email)
     results = [inbound_summary(row) | {"duplicate": seen} for row, seen in accepted]
     return jsonify({"results": results}), 201
 
@@ -56,6 +84,9 @@ def scan_review_queue():
       responses:
         200:
           description: Cases with what OCR read, its confidence and the contacts found.
+          content:
+            application/json:
+              schema: ReviewQueueSchema
     """
     rows = []
     for case in review.review_queue(current_staff()):
@@ -83,9 +114,17 @@ def correct_scan(reference: str):
     ---
     post:
       summary: Replace the OCR text with the letter's text and route the case on it
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema: CorrectionSchema
       responses:
         200:
           description: The case, and the agency it went to when that changed.
+          content:
+            application/json:
+              schema: CorrectedScanSchema
     """
     data = CorrectionSchema().load(request.get_json(silent=True) or {})
     staff = current_staff()
@@ -104,6 +143,9 @@ def letters_waiting():
       responses:
         200:
           description: The letters.
+          content:
+            application/json:
+              schema: LettersSchema
     """
     _require_admin()
     return jsonify(
@@ -131,6 +173,9 @@ def list_batches():
       responses:
         200:
           description: The batches.
+          content:
+            application/json:
+              schema: PrintBatchesSchema
     """
     _require_admin()
     from app.extensions import db
@@ -150,8 +195,14 @@ def create_batch():
       responses:
         201:
           description: The batch.
+          content:
+            application/json:
+              schema: PrintBatchSchema
         409:
           description: No letters are waiting.
+          content:
+            application/json:
+              schema: ErrorSchema
     """
     _require_admin()
     batch = letters.create_batch(current_staff())
@@ -167,7 +218,10 @@ def batch_pdf(batch_id: int):
       summary: Every letter of the batch in one PDF for the printer (admins)
       responses:
         200:
-          description: application/pdf
+          description: The letters, one PDF.
+          content:
+            application/pdf:
+              schema: {type: string, format: binary}
     """
     _require_admin()
     batch = letters.get_batch(batch_id)
@@ -192,8 +246,14 @@ def batch_mailed(batch_id: int):
       responses:
         200:
           description: The batch.
+          content:
+            application/json:
+              schema: PrintBatchSchema
         409:
           description: Already marked mailed.
+          content:
+            application/json:
+              schema: ErrorSchema
     """
     _require_admin()
     batch = letters.mark_mailed(letters.get_batch(batch_id), current_staff())

@@ -287,7 +287,7 @@ def performance_figures():
 
 
 def _fmt() -> str:
-    fmt = request.args.get("format", "").lower()
+    fmt = request.args.get("format", "")
     if not fmt:
         best = request.accept_mimetypes.best_match(["application/json", "text/csv"])
         fmt = "csv" if best == "text/csv" else "json"

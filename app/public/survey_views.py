@@ -9,8 +9,9 @@ from flask import make_response, render_template, request
 from flask_babel import force_locale, gettext
 
 from app.directory import localized
+from app.extensions import limiter
 from app.public import bp
-from app.public.views import PRIVATE_HEADERS
+from app.public.views import PRIVATE_HEADERS, lookup_limit
 from app.surveys import service as surveys
 
 _STATUS = {"forged": 404, "expired": 410, "answered": 409}
@@ -43,6 +44,7 @@ def _messages(errors: dict[str, str]) -> dict[str, list[str]]:
 
 
 @bp.route("/survey/<token>", methods=["GET", "POST"])
+@limiter.limit(lookup_limit)
 def survey(token: str):
     return survey_page(token)
 

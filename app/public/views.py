@@ -96,6 +96,12 @@ def _public_limit() -> str:
     return current_app.config["PUBLIC_RATE_LIMIT"]
 
 
+def lookup_limit() -> str:
+    """Pages that look a case up by what the visitor types or holds (tracking, survey
+    links): per client address, so that nobody can try references or tokens in bulk."""
+    return current_app.config["LOOKUP_RATE_LIMIT"]
+
+
 def _private(response: Response) -> Response:
     response.headers.update(PRIVATE_HEADERS)
     return response
@@ -218,7 +224,7 @@ def _all_errors(form: dict[str, str], first: ValidationError) -> dict[str, list[
     retry = {k: v for k, v in form.items() if k not in errors}
     retry["description"] = form["description"] if "description" not in errors else "-"
     try:
-        load_complaint(retry, staff=False, channel="web")
+        load_complaint(retry, staff=False, channel="web", form=True)
     except ValidationError as exc:
         for field, messages in _field_errors(exc.messages, form).items():
             errors.setdefault(field, messages)
@@ -273,7 +279,7 @@ def new_complaint():
         return _render_form(blank, {})
     form = {name: request.form.get(name, "") for name in FORM_FIELDS}
     try:
-        intake = load_complaint(dict(form), staff=False, channel="web")
+        intake = load_complaint(dict(form), staff=False, channel="web", form=True)
         case, _created = cases.open_case(intake)
     except ValidationError as exc:
         return _render_form(form, _all_errors(form, exc), 422)
@@ -406,6 +412,7 @@ def _proven(reference: str, contact: str) -> tuple[Case | None, Response | None]
 
 
 @bp.get("/track")
+@limiter.limit(lookup_limit)
 def track():
     reference, contact = _asked()
     if "contact" not in request.args:  # the form, perhaps with a bookmarked reference
@@ -415,13 +422,14 @@ def track():
 
 
 @bp.post("/track")
-@limiter.limit(_public_limit)
+@limiter.limit(lookup_limit)
 def track_submit():
     case, refused = _proven(*_asked())
     return refused or redirect(url_for("public.tracked", reference=case.reference), 303)
 
 
 @bp.get("/track/<reference>")
+@limiter.limit(lookup_limit)
 def tracked(reference: str):
     """The case for the browser that proved a contact for it a little while ago."""
     case = tracking.proven_case(reference)
@@ -443,7 +451,7 @@ def _code_page(reference: str, contact: str, errors: dict | None = None, status:
 
 
 @bp.post("/track/code")
-@limiter.limit(_public_limit)
+@limiter.limit(lookup_limit)
 def track_code():
     """Send a one-time code to the contact on file; the page says the same words whether
     or not anything was sent."""
@@ -459,7 +467,7 @@ def track_code():
 
 
 @bp.post("/track/verify")
-@limiter.limit(_public_limit)
+@limiter.limit(lookup_limit)
 def track_verify():
     reference, contact = _asked()
     code = request.form.get("code", "")

@@ -53,3 +53,21 @@ class ApiToken(db.Model):
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     staff: Mapped[StaffUser] = relationship()
+
+
+class StaffSession(db.Model):
+    """A signed-in workspace session. The browser's cookie holds a random id; only its
+    SHA-256 is stored. Signing out, deactivation and a password change end the records, so
+    a cookie saved earlier stops working at once; idle and total limits are checked here."""
+
+    __tablename__ = "staff_sessions"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    staff_id: Mapped[int] = mapped_column(
+        ForeignKey("staff_users.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # signed_out, idle, expired, deactivated, password_changed
+    end_reason: Mapped[str | None] = mapped_column(String(20))

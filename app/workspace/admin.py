@@ -11,6 +11,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from app.common.errors import DomainError
+from app.common.time import utcnow
 from app.directory.loader import apply_directory, export_directory
 from app.directory.models import Agency, Calendar, Category, Closure
 from app.directory.spec import DirectoryError, dump_directory, parse_directory
@@ -18,6 +19,7 @@ from app.extensions import db
 from app.routing.engine import RoutingInput
 from app.routing.service import DirectoryNotLoaded, router
 from app.sla.service import reschedule_calendar
+from app.staff import sessions
 from app.staff.models import ROLES, StaffUser
 from app.staff.service import add_staff
 from app.workspace import bp
@@ -215,6 +217,8 @@ def admin_staff_update(staff_id: int) -> ResponseReturnValue:
         staff.locked_until, staff.failed_logins = None, 0
     else:
         staff.active = change == "activate"
+        if not staff.active:  # signed out everywhere, at once
+            sessions.end_all(staff, utcnow(), "deactivated")
     db.session.commit()
     flash(f"{staff.email}: {change}d.", "success")
     return redirect(url_for("workspace.admin_staff"))

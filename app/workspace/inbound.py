@@ -37,12 +37,12 @@ def inbound_list() -> ResponseReturnValue:
         after = request.args.get("after")
         if after:
             try:
-                stmt = stmt.where(InboundMessage.id < int(cursors.decode(after)[0]))
+                stmt = stmt.where(InboundMessage.id < int(cursors.decode(after, "inbound")[0]))
             except (ValidationError, ValueError, TypeError, IndexError):
                 errors.append("That page link is not valid; start from the first page.")
         found = db.session.scalars(stmt.limit(PAGE_SIZE + 1)).all()
         if len(found) > PAGE_SIZE:
-            next_cursor = cursors.encode([found[PAGE_SIZE - 1].id])
+            next_cursor = cursors.encode([found[PAGE_SIZE - 1].id], "inbound")
         rows = [inbound.summary(r) for r in found[:PAGE_SIZE]]
     return render_template(
         "workspace/inbound.html",
