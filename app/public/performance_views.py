@@ -287,8 +287,8 @@ def performance_figures():
 
 
 def _fmt() -> str:
-    fmt = request.args.get("format", "")
-    if not fmt:
+    fmt = request.args.get("format")
+    if fmt is None:
         best = request.accept_mimetypes.best_match(["application/json", "text/csv"])
         fmt = "csv" if best == "text/csv" else "json"
     return fmt
