@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from bench import all as everything
-from bench import api, delivery, email, pages, peer, publish, sweep
+from bench import api, delivery, email, pages, peer, publish, routing, sweep
 
 # Each benchmark module provides `add_arguments(parser)` and `run(args) -> int`.
 BENCHMARKS = {
@@ -17,6 +17,7 @@ BENCHMARKS = {
     "pages": pages,
     "peer": peer,
     "publish": publish,
+    "routing": routing,
     "sweep": sweep,
 }
 

@@ -17,6 +17,7 @@ REDIS_URL = os.environ.get("TEST_REDIS_URL") or "redis://127.0.0.1:6379/15"
 
 # Tables holding case work; the directory and staff survive between tests.
 _WORK_TABLES = (
+    "routing_models",
     "sms_conversations",
     "saved_replies",
     "survey_responses",

@@ -27,7 +27,7 @@ def test_directory_export_loads_back_unchanged(cli, tmp_path, fresh_directory):
     path.write_text(first.output)
     loaded = cli("directory", "load", str(path))
     assert loaded.exit_code == 0, loaded.output
-    assert "15 agencies" in loaded.output
+    assert "16 agencies" in loaded.output
     again = cli("directory", "load", str(path))  # idempotent
     assert again.exit_code == 0, again.output
     assert cli("directory", "export").output == first.output
