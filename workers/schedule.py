@@ -19,6 +19,8 @@ SCHEDULE = (
     Periodic("workers.jobs.nightly_rollup", "default", cron="15 2 * * *"),
     # The published figures on /standards and GET /api/v1/performance.
     Periodic("workers.jobs.publish_performance", "default", interval=3600),
+    # The routing model learns from the day's closed cases (only when enough have closed).
+    Periodic("workers.jobs.retrain_routing_model", "default", cron="45 2 * * *"),
     # The mailroom drop folder (SCAN_DROP_DIR); does nothing when it is not set.
     Periodic("workers.jobs.scan_drop_folder", "intake", interval=60),
 )

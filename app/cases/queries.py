@@ -10,7 +10,7 @@ from app.cases.models import Case
 from app.common.errors import Forbidden, Invalid
 from app.common.time import parse_iso, utcnow
 from app.common.types import UTCDateTime
-from app.directory.models import Agency, Category
+from app.directory.models import Agency, Category, Queue
 from app.extensions import db
 from app.sla.models import SlaClock
 from app.staff.models import StaffUser
@@ -82,6 +82,8 @@ def list_cases(staff: StaffUser, args: dict, now: datetime | None = None, *, opt
         query = query.where(Case.assignee_id == (sid or -1))
     if args.get("sla"):
         query = query.where(_sla_condition(args["sla"], now))
+    if args.get("triage"):  # waiting in the triage queue for a person to route them
+        query = query.join(Queue, Case.queue_id == Queue.id).where(Queue.is_triage.is_(True))
     if args.get("no_due"):  # cases with no running clock (e.g. waiting on the customer)
         query = query.where(Case.next_due_at.is_(None))
 

@@ -235,9 +235,9 @@ class Classifier:
     def vector(self, text: str) -> _Vector:
         """The text's features: ids (sorted), TF-IDF values, and what explanations need."""
         words = tokens(text)
-        if not words:
-            return _Vector.empty()
         counts = Counter(words)
+        if not words or set(counts) == {"0"}:  # nothing but numbers says nothing of the topic
+            return _Vector.empty()
         unique = list(counts)
         index = self.word_index
         word_ids = [index[f] for f in word_features(words) if f in index]

@@ -165,10 +165,13 @@ def router() -> Router:
 
 
 def invalidate() -> None:
-    """Forget the cached Router (after a directory change in this process)."""
-    global _cached
+    """Forget the cached Router and model (after a directory change or a training run in this
+    process): the next routing reads both again."""
+    global _cached, _model
     with _lock:
         _cached = None
+    with _model_lock:
+        _model = ModelState()
 
 
 @dataclass
@@ -176,6 +179,32 @@ class Routed:
     decision: Decision
     agency: Agency
     queue: Queue | None
+
+
+def trace(decision: Decision) -> dict:
+    """What a case's routing event keeps of the model's view: its version, how sure it was
+    and the words that weighed most; and its suggestions (a person picks one in triage)."""
+    prediction = decision.prediction
+    if prediction is None:
+        return {}
+    top = prediction.top
+    return {
+        "model": {
+            "version": prediction.version,
+            "probability": round(top.probability, 4) if top else None,
+            "words": list(prediction.words),
+        },
+        "suggestions": [
+            {
+                "agency": s.agency,
+                "queue": s.queue,
+                "category": s.category,
+                "probability": round(s.probability, 4),
+                "model_version": prediction.version,
+            }
+            for s in prediction.suggestions
+        ],
+    }
 
 
 def resolve_decision(decision: Decision) -> Routed:

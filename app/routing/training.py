@@ -213,6 +213,8 @@ class Fitted:
     meta: dict
     left_out: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    # The scikit-learn objects (vectorisers, calibrated classifier): what `model` reproduces.
+    sklearn: tuple | None = None
 
 
 def check_enough(examples: Sequence[Example], min_examples: int) -> tuple[set[str], dict[str, int]]:
@@ -260,7 +262,10 @@ def fit(
     weights = np.array([balance[e.agency] * e.weight for e in rows])
     folds = max(2, min(3, int(per_class.min())))
     calibrated = CalibratedClassifierCV(
-        LinearSVC(C=0.5, max_iter=2000), method="temperature", cv=folds, ensemble=False
+        LinearSVC(C=0.5, max_iter=2000, random_state=0),
+        method="temperature",
+        cv=folds,
+        ensemble=False,
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # liblinear's convergence notes: the CV still scores it
@@ -291,7 +296,8 @@ def fit(
         "estimator": "LinearSVC(C=0.5) + temperature scaling",
     }
     model = Classifier(arrays, meta, version)
-    return Fitted(model, arrays, meta, left_out, time.perf_counter() - started)
+    seconds = time.perf_counter() - started
+    return Fitted(model, arrays, meta, left_out, seconds, (words, chars, calibrated))
 
 
 def _centroids(rows: Sequence[Example], x, agencies: set[str]):
@@ -456,6 +462,29 @@ def _prune() -> None:
     )
     for row in old:
         row.payload = None
+
+
+def retrain_if_due(*, threshold: float, min_examples: int, after: int) -> dict:
+    """The nightly retrain: only when `after` cases or more have closed since the model in use
+    learned (or, with no model, at all). Refusals are logged, not raised: the job has done
+    its part, and the model in use keeps routing."""
+    active = db.session.scalar(select(RoutingModel).where(RoutingModel.status == "active"))
+    since = active.cases_until if active is not None else None
+    closed = new_closed_cases(since)
+    if closed < after:
+        return {"skipped": f"{closed} new closed cases, fewer than {after}"}
+    try:
+        outcome = train(threshold=threshold, min_examples=min_examples)
+    except TrainingRefused as exc:
+        db.session.rollback()
+        log.warning("routing model not retrained", extra={"reason": str(exc)})
+        return {"refused": str(exc)}
+    return {
+        "version": outcome.record.version,
+        "kept": outcome.kept,
+        "score": round(outcome.figures.score, 4),
+        "new_closed_cases": closed,
+    }
 
 
 def new_closed_cases(since: datetime | None) -> int:
