@@ -475,9 +475,7 @@ def suggestions_for(cases: list[Case]) -> dict[int, list[dict]]:
     return {cid: _open_suggestions(waiting[cid], after) for cid, after in latest.items()}
 
 
-def accept_suggestion(
-    case: Case, rank: int, actor: StaffUser, now: datetime | None = None
-) -> Case:
+def accept_suggestion(case: Case, rank: int, actor: StaffUser, now: datetime | None = None) -> Case:
     """Route a triaged case where the routing model suggested: a transfer whose event records
     that it was the model's suggestion (and which), so the next training counts it as a
     person's decision. Refuses a suggestion that is no longer open."""
