@@ -85,7 +85,7 @@ class Config:
     # agency is at least this sure (0 to 1); below, the case goes to triage with its
     # suggestions. Training needs this many examples for an agency to learn it; the nightly job
     # retrains when this many cases have closed since the model in use was trained.
-    ROUTING_MODEL_THRESHOLD = float(_env("ROUTING_MODEL_THRESHOLD", "0.5"))
+    ROUTING_MODEL_THRESHOLD = float(_env("ROUTING_MODEL_THRESHOLD", "0.55"))
     ROUTING_MIN_EXAMPLES = int(_env("ROUTING_MIN_EXAMPLES", "10"))
     ROUTING_RETRAIN_AFTER = int(_env("ROUTING_RETRAIN_AFTER", "200"))
     # Bearer token for GET /metrics; without one, only loopback may scrape.

