@@ -294,7 +294,7 @@ def fit(
     weights = np.array([balance[e.agency] * e.weight for e in rows])
     folds = max(2, min(3, int(per_class.min())))
     calibrated = CalibratedClassifierCV(
-        LinearSVC(C=0.5, tol=TOL, max_iter=2000, random_state=0),
+        linear_model(LinearSVC),
         method="temperature",
         cv=folds,
         ensemble=False,
@@ -332,6 +332,11 @@ def fit(
     model = Classifier(arrays, meta, version)
     seconds = time.perf_counter() - started
     return Fitted(model, arrays, meta, left_out, seconds, (words, chars, calibrated))
+
+
+def linear_model(linear_svc):
+    """The linear model: chosen by measurement (docs/routing.md)."""
+    return linear_svc(C=0.5, tol=TOL, max_iter=2000, random_state=0)
 
 
 def _centroids(rows: Sequence[Example], x, agencies: set[str]):
