@@ -61,10 +61,12 @@ def _demo_model() -> None:
     if db.session.scalar(db.select(RoutingModel.id).where(RoutingModel.status == "active")):
         click.echo("A routing model is already in use; it was kept.")
         return
+    from app.cases.queries import closed_for_learning
     from app.routing.training import TrainingRefused, train
 
     try:
         outcome = train(
+            closed=closed_for_learning,
             threshold=current_app.config["ROUTING_MODEL_THRESHOLD"],
             min_examples=current_app.config["ROUTING_MIN_EXAMPLES"],
             corpora=["demo"],
@@ -254,12 +256,14 @@ def route_train(corpora, min_examples, threshold, force) -> None:
     a held-back slice beside the model in use, and keep it only if it scores at least as well."""
     from flask import current_app
 
+    from app.cases.queries import closed_for_learning
     from app.routing.figures import lines
     from app.routing.training import TrainingRefused, train
 
     config = current_app.config
     try:
         outcome = train(
+            closed=closed_for_learning,
             threshold=threshold if threshold is not None else config["ROUTING_MODEL_THRESHOLD"],
             min_examples=min_examples or config["ROUTING_MIN_EXAMPLES"],
             corpora=list(corpora) if corpora else None,

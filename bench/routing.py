@@ -284,6 +284,7 @@ def run(args) -> int:
         log("routing: web worker memory without a model")
         results["rss_rules_mib"], _ = _rss(url, app, rss_texts, args)
     with app.app_context():
+        from app.cases.queries import closed_for_learning
         from app.extensions import db
         from app.routing.training import train
 
@@ -300,7 +301,7 @@ def run(args) -> int:
         results["rules_latency"] = _latency(rules, [t for t, _ in pairs], args.repeat)
         log("routing: training the demo model (directory examples + shipped text)")
         started = time.perf_counter()
-        outcome = train(threshold=default, corpora=["demo"])
+        outcome = train(closed=closed_for_learning, threshold=default, corpora=["demo"])
         results["demo_training_seconds"] = round(time.perf_counter() - started, 2)
         results["demo_model"] = outcome.record.figures
         for threshold in THRESHOLDS:
@@ -326,11 +327,16 @@ def run(args) -> int:
     log(f"routing: generating {args.closed_cases:,} closed cases")
     results["closed"] = _closed_cases(app, args.closed_cases)
     with app.app_context():
+        from app.cases.queries import closed_for_learning
         from app.routing.training import train
 
         log("routing: training on the closed cases")
         started = time.perf_counter()
-        outcome = train(threshold=float(app.config["ROUTING_MODEL_THRESHOLD"]), corpora=[])
+        outcome = train(
+            closed=closed_for_learning,
+            threshold=float(app.config["ROUTING_MODEL_THRESHOLD"]),
+            corpora=[],
+        )
         results["closed_training_seconds"] = round(time.perf_counter() - started, 2)
         results["closed_model"] = {
             k: v for k, v in outcome.record.figures.items() if k not in ("previous",)

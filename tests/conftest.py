@@ -116,6 +116,9 @@ def _clean(request):
             db.session.execute(text(f"DELETE FROM {table}"))  # noqa: S608 - fixed names
         db.session.commit()
         db.session.remove()
+        from app.routing import service as routing
+
+        routing.invalidate()  # the router and routing model this process cached
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ import re
 import numpy as np
 import pytest
 
+from app.cases.queries import closed_for_learning
 from app.cases.service import get_case
 from app.extensions import db
 from app.routing import service as routing
@@ -24,6 +25,7 @@ from app.routing.training import (
     train,
 )
 from app.staff.models import StaffUser
+from tests.routing_support import use_model
 from tests.workspace_support import (  # noqa: F401 - _reset_staff is an autouse fixture
     _reset_staff,
     open_test_case,
@@ -42,37 +44,6 @@ UNSEEN = [
     ("Mi cheque del seguro social no llegó este mes y no tengo para la renta.", "SSA"),
     ("La aerolínea perdió mi maleta y no me contestan.", "DOT-OACP"),
 ]
-
-_trained: dict = {}
-
-
-@pytest.fixture(autouse=True)
-def _forget_the_model():
-    """Each process caches its router and model for a few seconds: start and end clean."""
-    routing.invalidate()
-    yield
-    routing.invalidate()
-
-
-def _use_model(threshold: float | None = None) -> RoutingModel:
-    """The model trained on the demo directory's examples (trained once per test session, as
-    `redress route train` would; put back as the active model for each test that needs it)."""
-    if "row" not in _trained:
-        outcome = train(threshold=0.5)
-        row = outcome.record
-        _trained["row"] = {
-            "meta": row.meta,
-            "figures": row.figures,
-            "payload": row.payload,
-            "corpora": row.corpora,
-        }
-        model = row
-    else:
-        model = RoutingModel(version=1, status="active", **_trained["row"])
-        db.session.add(model)
-        db.session.commit()
-    routing.invalidate()
-    return model
 
 
 @pytest.fixture
@@ -98,7 +69,7 @@ def _routed(reference: str) -> dict:
 
 
 def test_a_directory_with_examples_trains_a_model_that_routes_unseen_complaints(client, app):
-    model = _use_model()
+    model = use_model()
     assert model.status == "active" and model.payload
     assert model.figures["examples"]["directory"] == len(directory_examples())
     assert model.figures["held_back"]["right"] > 0.6  # its own held-back slice
@@ -163,7 +134,7 @@ def test_a_transfer_becomes_a_label_that_changes_the_next_similar_complaint(clie
     from tests.helpers import act
     from workers.jobs import retrain_routing_model
 
-    _use_model()
+    use_model()
     text = "The glimmerboard sign on lot {} flashes into my bedroom window all night long."
     first = _post(client, text.format("12"))
     assert first["agency"]["code"] != "EPA"  # the model has not seen this yet
@@ -208,12 +179,12 @@ def test_a_model_that_scores_worse_is_kept_aside_and_the_current_one_stays(app, 
 
     from app.directory.loader import apply_directory, export_directory
 
-    current = _use_model()
+    current = use_model()
     # The directory loses its examples: what is left to learn from is the categories' names.
     spec = export_directory()
     bare = replace(spec, categories=tuple(replace(c, examples=()) for c in spec.categories))
     apply_directory(bare)
-    worse = train(threshold=0.5)
+    worse = train(closed=closed_for_learning, threshold=0.5)
     assert not worse.kept, worse.message
     assert worse.record.status == "rejected" and worse.record.payload is None
     assert worse.figures.score < worse.current.score
@@ -222,7 +193,9 @@ def test_a_model_that_scores_worse_is_kept_aside_and_the_current_one_stays(app, 
         db.select(RoutingModel).where(RoutingModel.status == "active")
     ).all()
     assert [m.version for m in active] == [current.version]
-    forced = train(threshold=0.5, force=True)  # an operator may insist, and it is recorded
+    forced = train(
+        closed=closed_for_learning, threshold=0.5, force=True
+    )  # an operator may insist, and it is recorded
     assert forced.kept and forced.record.note == "forced"
 
 
@@ -232,7 +205,7 @@ def test_a_model_that_scores_worse_is_kept_aside_and_the_current_one_stays(app, 
 def test_low_confidence_goes_to_triage_with_suggestions_a_person_accepts_in_one_click(
     client, app, threshold
 ):
-    _use_model()
+    use_model()
     threshold(0.999)  # nothing is that sure: every complaint waits for a person
     summary = _post(client, "My checking balance is wrong and they charge fees every week.")
     reference = summary["reference"]
@@ -269,7 +242,7 @@ def test_low_confidence_goes_to_triage_with_suggestions_a_person_accepts_in_one_
 
 
 def test_a_suggestion_that_is_no_longer_open_is_refused(client, threshold):
-    _use_model()
+    use_model()
     threshold(0.999)
     reference = _post(client, "They lost my suitcase on the way back from Denver.")["reference"]
     sign_in(client, "admin@redress.example")
@@ -284,7 +257,7 @@ def test_a_suggestion_that_is_no_longer_open_is_refused(client, threshold):
 
 
 def test_accepting_a_suggestion_needs_the_csrf_token(client, app, threshold):
-    _use_model()
+    use_model()
     threshold(0.999)
     reference = _post(client, "Mi cheque no llegó este mes y no tengo para la renta.")["reference"]
     sign_in(client, TRIAGE_WORKER)
@@ -299,7 +272,7 @@ def test_accepting_a_suggestion_needs_the_csrf_token(client, app, threshold):
 
 
 def test_other_agencies_staff_cannot_see_or_accept_triage_suggestions(client, threshold):
-    _use_model()
+    use_model()
     threshold(0.999)
     reference = _post(client, "My checking balance is wrong and they charge fees every week.")[
         "reference"
@@ -405,7 +378,7 @@ def test_a_model_with_inconsistent_numbers_is_refused_when_read():
      "collector " * 100_000],
 )  # fmt: skip
 def test_empty_huge_or_non_text_complaints_route_by_rules_or_to_triage(app, text):
-    _use_model()
+    use_model()
     decision = routing.router().route(RoutingInput(text))
     assert decision.source in ("rule", "model", "triage")
     if not (isinstance(text, str) and re.search(r"\w\w", text)):
@@ -441,14 +414,14 @@ categories:
 """
     apply_directory(parse_directory(tiny))
     with pytest.raises(TrainingRefused, match=r"CFPB 3, FTC 2"):
-        train(threshold=0.5)
+        train(closed=closed_for_learning, threshold=0.5)
 
 
 # --- the command line ------------------------------------------------------------------------
 
 
 def test_route_explain_shows_the_models_view(app):
-    _use_model()
+    use_model()
     runner = app.test_cli_runner()
     out = runner.invoke(args=["route", "explain", "The airline lost my suitcase in Denver."])
     assert out.exit_code == 0, out.output
@@ -458,7 +431,7 @@ def test_route_explain_shows_the_models_view(app):
 
 
 def test_route_evaluate_prints_accuracy_triage_misroutes_and_the_confusion_matrix(app, tmp_path):
-    _use_model()
+    use_model()
     data = tmp_path / "export.csv"
     data.write_text(
         "Complaint,Product\n"
@@ -527,7 +500,7 @@ def test_cases_closed_in_triage_or_merged_teach_nothing(client, app):
     act(client, token, kept, action="resolve", resolution="Done.")
     act(client, token, kept, action="close")
     assert get_case(stayed).closed_at and get_case(duplicate).closed_at
-    examples, latest = case_examples()
+    examples, latest = case_examples(closed_for_learning())
     assert [(e.agency, e.category, e.weight, e.key) for e in examples] == [
         ("CFPB", "bank-account", 1.0, f"case:{get_case(kept).id}")
     ]

@@ -21,16 +21,16 @@ import logging
 import time
 import warnings
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
-from sqlalchemy import exists, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from app.cases.models import Case, Event
 from app.common.time import utcnow
 from app.directory.models import Agency, Category, Queue
 from app.extensions import db
@@ -62,8 +62,6 @@ CENTROID_TERMS = 200
 # for the same routing (measured on the held-out narratives).
 TOL = 1e-2
 JOBS = 2  # the calibration's cross-validation folds, fitted in parallel
-# Staff moves that correct where a case went.
-CORRECTIONS = ("transfer",)
 
 
 class TrainingRefused(Exception):
@@ -169,54 +167,37 @@ def corpus_examples(name: str) -> list[Example]:
     return out
 
 
-def case_examples(limit: int | None = None) -> tuple[list[Example], datetime | None]:
-    """Closed cases' final owners, newest first; and when the newest one closed."""
-    corrected = exists().where(Event.case_id == Case.id, Event.kind.in_(CORRECTIONS))
-    query = (
-        select(
-            Case.id,
-            Case.subject,
-            Case.description,
-            Agency.code,
-            Category.code,
-            Category.agency_id,
-            Case.agency_id,
-            Case.closed_at,
-            corrected.label("corrected"),
+class ClosedCase(Protocol):
+    """A closed case's final owner (app.cases.queries.closed_for_learning gives them)."""
+
+    id: int
+    text: str
+    agency: str
+    category: str | None
+    corrected: bool
+    closed_at: datetime
+
+
+# Where closed cases come from: passed in by the caller (the CLI, the nightly job), because
+# cases use routing, not the other way round.
+ClosedCases = Callable[[], Sequence[ClosedCase]]
+
+
+def case_examples(closed: Sequence[ClosedCase]) -> tuple[list[Example], datetime | None]:
+    """Examples from closed cases (newest first); and when the newest one closed."""
+    out = [
+        Example(
+            c.text,
+            c.agency,
+            c.category,
+            CORRECTION_WEIGHT if c.corrected else 1.0,
+            "case",
+            f"case:{c.id}",
         )
-        .join(Agency, Case.agency_id == Agency.id)
-        .outerjoin(Category, Case.category_id == Category.id)
-        .outerjoin(Queue, Case.queue_id == Queue.id)
-        .where(
-            Case.closed_at.is_not(None),
-            Case.merged_into_id.is_(None),
-            (Queue.is_triage.is_(False)) | (Queue.id.is_(None)),
-        )
-        .order_by(Case.closed_at.desc(), Case.id.desc())
-    )
-    if limit:
-        query = query.limit(limit)
-    out: list[Example] = []
-    latest = None
-    for (
-        cid,
-        subject,
-        body,
-        agency,
-        category,
-        cat_agency,
-        case_agency,
-        closed,
-        fixed,
-    ) in db.session.execute(query):
-        latest = latest or closed
-        text = f"{subject}\n{body}" if subject else body
-        if not text or not text.strip():
-            continue
-        weight = CORRECTION_WEIGHT if fixed else 1.0
-        keep = category if cat_agency == case_agency else None
-        out.append(Example(text, agency, keep, weight, "case", f"case:{cid}"))
-    return out, latest
+        for c in closed
+        if c.text and c.text.strip()
+    ]
+    return out, max((c.closed_at for c in closed), default=None)
 
 
 # --- fitting ---------------------------------------------------------------------------------
@@ -386,17 +367,18 @@ class Outcome:
     message: str
 
 
-def gather(corpora: Iterable[str]) -> tuple[list[Example], datetime | None]:
+def gather(corpora: Iterable[str], closed: ClosedCases) -> tuple[list[Example], datetime | None]:
     examples = directory_examples()
     for name in corpora:
         examples.extend(corpus_examples(name))
-    cases, latest = case_examples()
+    cases, latest = case_examples(closed())
     examples.extend(cases)
     return examples, latest
 
 
 def train(
     *,
+    closed: ClosedCases,
     threshold: float,
     min_examples: int = 10,
     corpora: Sequence[str] | None = None,
@@ -407,7 +389,7 @@ def train(
     active = db.session.scalar(select(RoutingModel).where(RoutingModel.status == "active"))
     if corpora is None:
         corpora = list(active.corpora) if active is not None else []
-    examples, latest = gather(corpora)
+    examples, latest = gather(corpora, closed)
     if not examples:
         raise TrainingRefused(
             "Nothing to learn from: no category in the directory has `examples:`, no closed "
@@ -505,17 +487,24 @@ def _prune() -> None:
         row.payload = None
 
 
-def retrain_if_due(*, threshold: float, min_examples: int, after: int) -> dict:
+def retrain_if_due(
+    *,
+    closed: ClosedCases,
+    closed_since: Callable[[datetime | None], int],
+    threshold: float,
+    min_examples: int,
+    after: int,
+) -> dict:
     """The nightly retrain: only when `after` cases or more have closed since the model in use
     learned (or, with no model, at all). Refusals are logged, not raised: the job has done
     its part, and the model in use keeps routing."""
     active = db.session.scalar(select(RoutingModel).where(RoutingModel.status == "active"))
     since = active.cases_until if active is not None else None
-    closed = new_closed_cases(since)
-    if closed < after:
-        return {"skipped": f"{closed} new closed cases, fewer than {after}"}
+    count = closed_since(since)
+    if count < after:
+        return {"skipped": f"{count} new closed cases, fewer than {after}"}
     try:
-        outcome = train(threshold=threshold, min_examples=min_examples)
+        outcome = train(closed=closed, threshold=threshold, min_examples=min_examples)
     except TrainingRefused as exc:
         db.session.rollback()
         log.warning("routing model not retrained", extra={"reason": str(exc)})
@@ -524,12 +513,5 @@ def retrain_if_due(*, threshold: float, min_examples: int, after: int) -> dict:
         "version": outcome.record.version,
         "kept": outcome.kept,
         "score": round(outcome.figures.score, 4),
-        "new_closed_cases": closed,
+        "new_closed_cases": count,
     }
-
-
-def new_closed_cases(since: datetime | None) -> int:
-    query = select(db.func.count(Case.id)).where(Case.closed_at.is_not(None))
-    if since is not None:
-        query = query.where(Case.closed_at > since)
-    return db.session.scalar(query) or 0
