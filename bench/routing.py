@@ -157,6 +157,18 @@ def _percentiles(times: list[float], unit: str) -> dict:
     }
 
 
+def _measure(results: dict, name: str, router, heldout, written, repeat: int) -> None:
+    """One router on everything: held-out narratives (in all and by source), the written
+    complaints by language, and its latency."""
+    pairs = [(r.text, r.agency) for r in heldout]
+    results[name] = _route_figures(router, pairs)
+    results[f"{name}_by_source"] = _by_source(router, heldout)
+    for lang in ("en", "es"):
+        chosen = [(t, a) for t, a, language in written if language == lang]
+        results[f"{name}_written_{lang}"] = _route_figures(router, chosen)
+    results[f"{name}_latency"] = _latency(router, [t for t, _ in pairs], repeat)
+
+
 def _router(app, threshold: float | None = None):
     from app.routing import service
 
@@ -276,7 +288,6 @@ def run(args) -> int:
     log("routing: resetting the database, loading the demo directory")
     app = _reset(url)
     heldout = routing_data.heldout_rows(args.heldout)
-    pairs = [(r.text, r.agency) for r in heldout]
     written = _written(args.heldout)
     results["heldout_rows"] = dict(Counter(r.source for r in heldout))
     rss_texts = [r.text for r in heldout[::7]][:150]
@@ -291,30 +302,18 @@ def run(args) -> int:
         log("routing: rules alone")
         default = float(app.config["ROUTING_MODEL_THRESHOLD"])  # the deployment's setting
         results["threshold"] = default
-        rules = _router(app, default)
-        results["rules"] = _route_figures(rules, pairs)
-        results["rules_by_source"] = _by_source(rules, heldout)
-        for lang in ("en", "es"):
-            results[f"rules_written_{lang}"] = _route_figures(
-                rules, [(t, a) for t, a, lg in written if lg == lang]
-            )
-        results["rules_latency"] = _latency(rules, [t for t, _ in pairs], args.repeat)
+        _measure(results, "rules", _router(app, default), heldout, written, args.repeat)
         log("routing: training the demo model (directory examples + shipped text)")
         started = time.perf_counter()
         outcome = train(closed=closed_for_learning, threshold=default, corpora=["demo"])
         results["demo_training_seconds"] = round(time.perf_counter() - started, 2)
         results["demo_model"] = outcome.record.figures
+        pairs = [(r.text, r.agency) for r in heldout]
         for threshold in THRESHOLDS:
             routed = _router(app, threshold)
             results[f"model_{threshold}"] = _route_figures(routed, pairs)
         model = _router(app, default)
-        results["model"] = _route_figures(model, pairs)
-        results["model_by_source"] = _by_source(model, heldout)
-        for lang in ("en", "es"):
-            results[f"model_written_{lang}"] = _route_figures(
-                model, [(t, a) for t, a, lg in written if lg == lang]
-            )
-        results["model_latency"] = _latency(model, [t for t, _ in pairs], args.repeat)
+        _measure(results, "model", model, heldout, written, args.repeat)
         results["model_latency_long"] = _latency(
             model, [t for t, _ in pairs if len(t) > 1500] * 3, args.repeat
         )
