@@ -370,6 +370,8 @@ def test_a_model_with_inconsistent_numbers_is_refused_when_read():
         Classifier(fitted, {**meta, "classes": ["A"]})
     with pytest.raises(ModelCorrupt):
         Classifier(fitted, {**meta, "format": 99})
+    with pytest.raises(ModelCorrupt, match="other text features"):
+        Classifier(fitted, {**meta, "char_ngrams": [2, 6]})
 
 
 @pytest.mark.parametrize(
@@ -505,3 +507,36 @@ def test_cases_closed_in_triage_or_merged_teach_nothing(client, app):
         ("CFPB", "bank-account", 1.0, f"case:{get_case(kept).id}")
     ]
     assert latest == get_case(kept).closed_at
+
+
+def test_the_web_process_scores_without_importing_scikit_learn(app, tmp_path):
+    """scikit-learn and scipy cost a web worker ~50 MiB: only training may import them."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    model = use_model()
+    (tmp_path / "model.npz").write_bytes(model.payload)
+    (tmp_path / "meta.json").write_text(json.dumps(model.meta))
+    child = f"""
+import json, sys
+from pathlib import Path
+from app import create_app
+from app.routing import service
+from app.routing.classifier import Classifier
+web = create_app("test")
+folder = Path({str(tmp_path)!r})
+model = Classifier.from_bytes((folder / "model.npz").read_bytes(),
+                              json.loads((folder / "meta.json").read_text()))
+assert model.predict("My bank froze my checking account").top is not None
+with web.test_client() as client:
+    client.get("/healthz")
+print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in ("sklearn", "scipy"))))
+"""
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run(  # noqa: S603 - our own interpreter and code
+        [sys.executable, "-c", child], cwd=root, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == []

@@ -114,6 +114,9 @@ class Classifier:
             self.meta = meta
             if meta.get("format") != FORMAT:
                 raise ModelCorrupt(f"unknown model format {meta.get('format')!r}")
+            made = (meta.get("char_ngrams", list(CHAR_NGRAMS)), meta.get("max_text", MAX_TEXT))
+            if made != (list(CHAR_NGRAMS), MAX_TEXT):
+                raise ModelCorrupt("it was trained on other text features: train it again")
             self.classes: list[str] = [str(c) for c in meta["classes"]]
             self.categories: list[tuple[str, str]] = [
                 (str(a), str(c)) for a, c in meta["categories"]

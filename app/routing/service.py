@@ -83,7 +83,7 @@ def _build_router() -> Router:
 
 
 def threshold() -> float:
-    value = current_app.config.get("ROUTING_MODEL_THRESHOLD", 0.5) if has_app_context() else 0.5
+    value = current_app.config.get("ROUTING_MODEL_THRESHOLD", 0.55) if has_app_context() else 0.55
     return float(value)
 
 

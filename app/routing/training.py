@@ -36,7 +36,9 @@ from app.directory.models import Agency, Category, Queue
 from app.extensions import db
 from app.routing import service
 from app.routing.classifier import (
+    CHAR_NGRAMS,
     FORMAT,
+    MAX_TEXT,
     Classifier,
     ModelCorrupt,
     char_features,
@@ -308,6 +310,8 @@ def fit(
         "categories": categories,
         "beta": beta,
         "sublinear": True,
+        "char_ngrams": list(CHAR_NGRAMS),
+        "max_text": MAX_TEXT,
         "estimator": "LinearSVC(C=0.5) + temperature scaling",
     }
     model = Classifier(arrays, meta, version)
