@@ -330,13 +330,15 @@ def run(args) -> int:
         from app.routing.training import train
 
         log("routing: training on the closed cases")
-        started = time.perf_counter()
+        started, used = time.perf_counter(), time.process_time()
         outcome = train(
             closed=closed_for_learning,
             threshold=float(app.config["ROUTING_MODEL_THRESHOLD"]),
             corpora=[],
         )
         results["closed_training_seconds"] = round(time.perf_counter() - started, 2)
+        # CPU of every thread of this process: what the machine's other tenants cannot inflate.
+        results["closed_training_cpu_seconds"] = round(time.process_time() - used, 2)
         results["closed_model"] = {
             k: v for k, v in outcome.record.figures.items() if k not in ("previous",)
         }
@@ -395,8 +397,10 @@ def table(r: dict) -> list[tuple[str, str, str, str, str]]:
     rows.append(("training, demo (examples + shipped text)", "", demo, "seconds", ""))
     if "closed_training_seconds" in r:
         secs = r["closed_training_seconds"]
+        cpu = r.get("closed_training_cpu_seconds")
         rows.append((
-            f"training on {r['closed']['cases']:,} closed cases", "", f"{secs:.1f} s", "< 60 s",
+            f"training on {r['closed']['cases']:,} closed cases, wall (CPU)", "",
+            f"{secs:.1f} s" + (f" ({cpu:.1f} s)" if cpu is not None else ""), "< 60 s",
             _met(secs < 60),
         ))  # fmt: skip
     if "rss_model_mib" in r:
