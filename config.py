@@ -111,6 +111,13 @@ class Config:
     SLA_AT_RISK_FRACTION = float(_env("SLA_AT_RISK_FRACTION", "0.75"))
     # Business hours a breach may stay unmet before it escalates to the agency's leads.
     SLA_ESCALATE_AFTER_BUSINESS_HOURS = float(_env("SLA_ESCALATE_AFTER_BUSINESS_HOURS", "8"))
+    # The routing model routes a complaint with no category that no rule placed when its best
+    # agency is at least this sure (0 to 1); below, the case goes to triage with its
+    # suggestions. Training needs this many examples for an agency to learn it; the nightly job
+    # retrains when this many cases have closed since the model in use was trained.
+    ROUTING_MODEL_THRESHOLD = float(_env("ROUTING_MODEL_THRESHOLD", "0.55"))
+    ROUTING_MIN_EXAMPLES = int(_env("ROUTING_MIN_EXAMPLES", "10"))
+    ROUTING_RETRAIN_AFTER = int(_env("ROUTING_RETRAIN_AFTER", "200"))
     # Bearer token for GET /metrics; without one, only loopback may scrape.
     METRICS_TOKEN = _env("METRICS_TOKEN")
     LOG_LEVEL = _env("LOG_LEVEL", "INFO")

@@ -35,9 +35,11 @@ def register(app: Flask) -> None:
 
 @click.command()
 @click.option("--if-empty", is_flag=True, help="Only when the directory has no agencies yet.")
+@click.option("--no-model", is_flag=True, help="Do not train the demo routing model.")
 @with_appcontext
-def demo(if_empty: bool) -> None:
-    """Load the demo directory and demo staff (idempotent)."""
+def demo(if_empty: bool, no_model: bool) -> None:
+    """Load the demo directory and demo staff (idempotent), and train the routing model on the
+    directory's examples and the shipped training text when no model is in use yet."""
     from flask import current_app
 
     from app.directory.demo import DEMO_PASSWORD, DEMO_STAFF, load_demo
@@ -60,12 +62,44 @@ def demo(if_empty: bool) -> None:
             f"Demo directory: {counts['agencies']} agencies, {counts['categories']} categories, "
             f"{counts['routing_rules']} routing rules; {counts['staff_added']} staff added."
         )
+        if not no_model:
+            _demo_model()
     present = set(db.session.scalars(db.select(StaffUser.email)))
     shown = [row for row in DEMO_STAFF if row[0] in present]
     if shown:
         click.echo(f"Demo staff sign in with the password '{DEMO_PASSWORD}':")
         for email, role, agency in shown:
             click.echo(f"  {email:32} {role:11} {agency or 'all agencies'}")
+
+
+def _demo_model() -> None:
+    from flask import current_app
+
+    from app.extensions import db
+    from app.routing.models import RoutingModel
+
+    if db.session.scalar(db.select(RoutingModel.id).where(RoutingModel.status == "active")):
+        click.echo("A routing model is already in use; it was kept.")
+        return
+    from app.cases.queries import closed_for_learning
+    from app.routing.training import TrainingRefused, train
+
+    try:
+        outcome = train(
+            closed=closed_for_learning,
+            threshold=current_app.config["ROUTING_MODEL_THRESHOLD"],
+            min_examples=current_app.config["ROUTING_MIN_EXAMPLES"],
+            corpora=["demo"],
+        )
+    except TrainingRefused as exc:
+        click.echo(f"No routing model: {exc}", err=True)
+        return
+    f = outcome.figures
+    click.echo(
+        f"Routing model version {outcome.record.version} trained in {outcome.seconds:.1f} s: on "
+        f"its held-back slice {f.right:.0%} right agency, {f.triage:.0%} triage, "
+        f"{f.wrong:.0%} wrong."
+    )
 
 
 @click.group()
@@ -195,7 +229,7 @@ def tokens_issue(email: str) -> None:
 
 @click.group()
 def route() -> None:
-    """Routing rules."""
+    """Routing rules and the routing model."""
 
 
 @route.command("explain")
@@ -206,9 +240,9 @@ def route() -> None:
 @click.option("--language", help="Language code, e.g. es.")
 @with_appcontext
 def route_explain(text, category, channel, zip_code, language) -> None:
-    """Dry-run routing: which rule would match this complaint, and why."""
+    """Dry-run routing: which rule would match this complaint, what the model thinks, and why."""
     from app.routing.engine import RoutingInput
-    from app.routing.service import DirectoryNotLoaded, router
+    from app.routing.service import DirectoryNotLoaded, model_state, router
 
     try:
         engine = router()
@@ -227,7 +261,129 @@ def route_explain(text, category, channel, zip_code, language) -> None:
     for rule, matched, reasons in engine.explain(item):
         mark = "MATCH" if matched else "  -  "
         why = "; ".join(reasons)
-        click.echo(f"  {mark} #{rule.position} {rule.name} -> {rule.agency}: {why}")
+        later = " [after the model]" if rule.after_model and engine.model is not None else ""
+        click.echo(f"  {mark} #{rule.position} {rule.name} -> {rule.agency}{later}: {why}")
+    state = model_state()
+    if state.status == "none":
+        click.echo("Model: none in use (train one with `redress route train`).")
+        return
+    if state.status != "ok":
+        click.echo(
+            f"Model: version {state.version} is unusable ({state.reason}); rules, then triage."
+        )
+        return
+    prediction = engine.predict(text)
+    if prediction is None or not prediction.suggestions:
+        click.echo(f"Model version {state.version}: nothing to go on in this text.")
+        return
+    shown = ", ".join(
+        f"{s.agency} {s.probability:.0%}" + (f" ({s.category})" if s.category else "")
+        for s in prediction.suggestions
+    )
+    asked = "" if not category else " (not asked: a category was given)"
+    click.echo(
+        f"Model version {state.version}{asked}, routes at {engine.threshold:.0%} or more: {shown}"
+    )
+    if prediction.words:
+        click.echo("  words that weighed most: " + ", ".join(prediction.words))
+
+
+@route.command("train")
+@click.option(
+    "--corpus",
+    "corpora",
+    multiple=True,
+    help="Also learn from this shipped training text (demo). Default: what the model in use "
+    "learned from.",
+)
+@click.option("--min-examples", type=click.IntRange(2), help="Examples an agency needs.")
+@click.option("--threshold", type=click.FloatRange(0, 1), help="Evaluate at this threshold.")
+@click.option("--force", is_flag=True, help="Use the new model even if it scores worse.")
+@with_appcontext
+def route_train(corpora, min_examples, threshold, force) -> None:
+    """Train the routing model from the directory's examples and closed cases, evaluate it on
+    a held-back slice beside the model in use, and keep it only if it scores at least as well."""
+    from flask import current_app
+
+    from app.cases.queries import closed_for_learning
+    from app.routing.figures import lines
+    from app.routing.training import TrainingRefused, train
+
+    config = current_app.config
+    try:
+        outcome = train(
+            closed=closed_for_learning,
+            threshold=threshold if threshold is not None else config["ROUTING_MODEL_THRESHOLD"],
+            min_examples=min_examples or config["ROUTING_MIN_EXAMPLES"],
+            corpora=list(corpora) if corpora else None,
+            force=force,
+        )
+    except TrainingRefused as exc:
+        raise click.ClickException(str(exc)) from None
+    counts = ", ".join(f"{n:,} from {origin}" for origin, n in sorted(outcome.counts.items()))
+    click.echo(f"Examples: {counts}; trained in {outcome.seconds:.1f} s.")
+    for agency, n in outcome.left_out.items():
+        click.echo(f"  {agency} left out: {n} examples, fewer than the minimum.")
+    click.echo(f"Version {outcome.record.version} on the held-back slice:")
+    for line in lines(outcome.figures, confusion=False):
+        click.echo(f"  {line}")
+    if outcome.current is not None:
+        c = outcome.current
+        click.echo(
+            f"The model in use on the same slice: {c.right:.1%} right, {c.triage:.1%} triage, "
+            f"{c.wrong:.1%} wrong."
+        )
+    click.echo(outcome.message)
+
+
+@route.command("evaluate")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=str))
+@click.option("--text", "text_column", required=True, help="The column with the complaint.")
+@click.option("--label", "label_column", required=True, help="The column with the right owner.")
+@click.option(
+    "--label-map",
+    type=click.Path(dir_okay=False, path_type=str),
+    help="YAML or two-column CSV: label -> agency code.",
+)
+@click.option("--channel", help="Route as if it came on this channel (default: none given).")
+@click.option("--skip-unknown", is_flag=True, help="Leave out rows whose label is no agency.")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+@with_appcontext
+def route_evaluate(file, text_column, label_column, label_map, channel, skip_unknown, as_json):
+    """Route every row of a labelled CSV with no category, as email, SMS and letters arrive,
+    and print accuracy, triage share, misroute share, per-agency precision and recall and the
+    confusion matrix."""
+    from pathlib import Path
+
+    from app.directory.models import Agency
+    from app.extensions import db
+    from app.routing import labelled
+    from app.routing.figures import lines
+    from app.routing.service import DirectoryNotLoaded, model_state, router
+
+    try:
+        engine = router()
+    except DirectoryNotLoaded as exc:
+        raise click.ClickException(str(exc)) from None
+    agencies = set(db.session.scalars(db.select(Agency.code)))
+    try:
+        mapping = labelled.read_label_map(Path(label_map), agencies) if label_map else None
+        rows, skipped = labelled.read_labelled(
+            Path(file), text_column, label_column, agencies, mapping, skip_unknown=skip_unknown
+        )
+    except labelled.LabelledFileError as exc:
+        raise click.ClickException(str(exc)) from None
+    result = labelled.route_all(engine, rows, channel)
+    if as_json:
+        click.echo(labelled.as_json(result))
+        return
+    state = model_state()
+    using = f"rules and model version {state.version}" if state.status == "ok" else "rules only"
+    click.echo(f"Routed {len(rows):,} complaints from {file} with no category ({using}).")
+    if skipped:
+        click.echo(f"Left out {sum(skipped.values()):,} rows whose label is no agency.")
+    for line in lines(result):
+        click.echo(line)
 
 
 def _now_option(now_text: str | None):

@@ -23,6 +23,7 @@ from app.mailroom.models import PrintBatch
 from app.notify.models import OutboxItem
 from app.open311.models import Open311App
 from app.performance import PerformanceDaily, PerformanceSnapshot
+from app.routing.models import RoutingModel
 from app.sla.models import SlaClock
 from app.sms.models import SmsConversation
 from app.staff.models import ApiToken, StaffSession, StaffUser
@@ -54,6 +55,7 @@ __all__ = [
     "PrintBatch",
     "PerformanceSnapshot",
     "Queue",
+    "RoutingModel",
     "RoutingRule",
     "SavedReply",
     "SenderWindow",

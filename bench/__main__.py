@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from bench import all as everything
-from bench import api, delivery, email, pages, peer, publish, recognition, sweep
+from bench import api, delivery, email, pages, peer, publish, recognition, routing, sweep
 
 # Each benchmark module provides `add_arguments(parser)` and `run(args) -> int`.
 BENCHMARKS = {
@@ -18,6 +18,7 @@ BENCHMARKS = {
     "peer": peer,
     "publish": publish,
     "recognition": recognition,
+    "routing": routing,
     "sweep": sweep,
 }
 

@@ -8,6 +8,8 @@
   api        POST /api/v1/complaints under gunicorn vs a bare Flask + psycopg INSERT (wrk)
   email      inbound email intake, two processes (one per core)
   delivery   outbound email to an SMTP sink, two workers vs RQ's forking worker
+  routing    rules alone vs rules + the routing model on held-out real narratives; routing
+             latency; training on 50,000 closed cases; web worker memory with the model
   peer       Request Tracker 5 side by side (create, list, queue page, rt-mailgate, memory):
              only with --peer, since it installs RT (root, minutes) — bench/rt/setup.sh
 
@@ -53,6 +55,7 @@ def _plan(args) -> list[tuple[str, list[str]]]:
         ("api", cases),
         ("email", []),
         ("delivery", cases),
+        ("routing", []),
     ]
     if args.peer:
         plan.append(("peer", cases))
@@ -229,6 +232,36 @@ def table(f: dict[str, dict | None], failures: dict[str, str]) -> list[dict]:
             rate >= 500,
             f"{rate / fork_rate:.0f}× RQ forking worker ({fork_rate:.0f}/s)",
         )
+    if not failed("routing"):
+        r = f["routing"]
+        m, rules = r["model"], r["rules"]
+        add(
+            f"routing, held-out narratives ({m['n']:,}): right agency",
+            f"{m['right']:.1%}",
+            "≥ 90 %",
+            m["right"] >= 0.90,
+            f"rules alone {rules['right']:.1%}",
+        )
+        add("  triage", f"{m['triage']:.1%}", "≤ 10 %", m["triage"] <= 0.10,
+            f"rules alone {rules['triage']:.1%}")  # fmt: skip
+        add("  wrong agency", f"{m['wrong']:.1%}", "≤ 3 %", m["wrong"] <= 0.03,
+            f"rules alone {rules['wrong']:.1%}")  # fmt: skip
+        lat = r["model_latency"]
+        add(
+            "  routing a complaint, p95 CPU time",
+            f"{lat['p95_cpu_ms']:.2f} ms",
+            "< 2 ms",
+            lat["p95_cpu_ms"] < 2,
+            f"wall {lat['p95_ms']:.2f} ms; rules alone {r['rules_latency']['p95_cpu_ms']:.2f} ms",
+        )
+        if "closed_training_seconds" in r:
+            secs = r["closed_training_seconds"]
+            add(f"  training on {r['closed']['cases']:,} closed cases", f"{secs:.0f} s",
+                "< 60 s", secs < 60)  # fmt: skip
+        if "rss_model_mib" in r:
+            rss = max(r["rss_model_mib"])
+            add("  web worker RSS with the model", f"{rss:.0f} MiB", "≤ 150 MiB", rss <= 150,
+                f"without: {max(r['rss_rules_mib']):.0f} MiB")  # fmt: skip
     if peer:
         for label, a, b in (
             ("case list API vs RT REST2 search", "list_ours", "list_rt"),

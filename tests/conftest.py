@@ -17,6 +17,7 @@ REDIS_URL = os.environ.get("TEST_REDIS_URL") or "redis://127.0.0.1:6379/15"
 
 # Tables holding case work; the directory and staff survive between tests.
 _WORK_TABLES = (
+    "routing_models",
     "sms_conversations",
     "saved_replies",
     "survey_responses",
@@ -120,6 +121,9 @@ def _clean(request):
             db.session.execute(text(f"DELETE FROM {table}"))  # noqa: S608 - fixed names
         db.session.commit()
         db.session.remove()
+        from app.routing import service as routing
+
+        routing.invalidate()  # the router and routing model this process cached
 
 
 @pytest.fixture

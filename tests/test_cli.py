@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from app.directory.models import Agency, Category, RoutingRule
@@ -27,7 +29,7 @@ def test_directory_export_loads_back_unchanged(cli, tmp_path, fresh_directory):
     path.write_text(first.output)
     loaded = cli("directory", "load", str(path))
     assert loaded.exit_code == 0, loaded.output
-    assert "15 agencies" in loaded.output
+    assert "16 agencies" in loaded.output
     again = cli("directory", "load", str(path))  # idempotent
     assert again.exit_code == 0, again.output
     assert cli("directory", "export").output == first.output
@@ -92,14 +94,25 @@ def test_a_category_left_out_of_the_file_is_retired_not_deleted(cli, tmp_path, f
     assert cat is not None and cat.active is False
 
 
-def test_demo_is_idempotent_and_prints_the_logins(cli):
+def test_demo_is_idempotent_prints_the_logins_and_trains_the_routing_model(cli):
+    from app.routing import service as routing
+    from app.routing.models import RoutingModel
+
     agencies = db.session.scalar(db.select(db.func.count(Agency.id)))
     result = cli("demo")
     assert result.exit_code == 0
     assert "admin@redress.example" in result.output and "password" in result.output
     assert db.session.scalar(db.select(db.func.count(Agency.id))) == agencies
-    again = cli("demo", "--if-empty")
-    assert again.exit_code == 0 and "admin@redress.example" in again.output
+    # The routing model, from the directory's examples and the shipped narratives.
+    assert re.search(r"Routing model version 1 trained in [\d.]+ s", result.output)
+    model = db.session.scalar(db.select(RoutingModel).where(RoutingModel.status == "active"))
+    assert model.corpora == ["demo"] and model.figures["examples"]["corpus:demo"] > 3000
+    again = cli("demo")
+    assert again.exit_code == 0 and "A routing model is already in use" in again.output
+    assert db.session.scalar(db.select(db.func.count(RoutingModel.id))) == 1
+    once = cli("demo", "--if-empty")
+    assert once.exit_code == 0 and "admin@redress.example" in once.output
+    routing.invalidate()
 
 
 def test_users_add_and_tokens_issue(cli, client):

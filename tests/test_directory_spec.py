@@ -612,6 +612,77 @@ def test_rule_priority_and_active():
     }
 
 
+def test_category_examples_parse_export_and_load_back():
+    text = changed(
+        "    queue: general\nrouting_rules:",
+        "    queue: general\n    examples:\n      - Equifax will not fix my report.\n"
+        '      - "Mi informe de crédito: tiene errores"\n'
+        "      - |\n        A letter, on\n        two lines.\nrouting_rules:",
+    )
+    spec = parse_directory(text)
+    assert spec.categories[0].examples == (
+        "Equifax will not fix my report.",
+        "Mi informe de crédito: tiene errores",
+        "A letter, on\ntwo lines.",
+    )
+    dumped = dump_directory(spec)
+    assert "examples:" in dumped
+    assert parse_directory(dumped) == spec
+
+
+@pytest.mark.parametrize(
+    "examples, field, message",
+    [
+        ("examples: Equifax", "categories[0].examples", "must be a list of example complaints"),
+        ("examples: [ok, '']", "categories[0].examples[1]", "must not be empty"),
+        ("examples: [[a, b]]", "categories[0].examples[0]", "must be text, not a list"),
+        (
+            "examples: [same words, Same  Words]",
+            "categories[0].examples[1]",
+            "the same example is already on line",
+        ),
+        (
+            "examples: [" + "x" * 2001 + "]",
+            "categories[0].examples[0]",
+            "must be at most 2000 characters (got 2001)",
+        ),
+    ],
+)
+def test_bad_examples_are_reported_with_line_and_field(examples, field, message):
+    text = changed(
+        "    queue: general\nrouting_rules:", f"    queue: general\n    {examples}\nrouting_rules:"
+    )
+    problem = only_problem(text)
+    assert problem.field == field
+    assert message in problem.message
+    assert problem.line == line_of(text, "examples:")
+
+
+def test_the_same_example_under_two_categories_names_the_other():
+    text = changed(
+        "    queue: general\nrouting_rules:",
+        "    queue: general\n    examples: [my score dropped]\n"
+        "  - {code: other, name: Other, agency: CFPB, examples: [My score dropped]}\n"
+        "routing_rules:",
+    )
+    problem = only_problem(text)
+    assert problem.field == "categories[1].examples[0]"
+    assert "(under category credit-report)" in problem.message
+
+
+def test_rules_after_the_model_are_flagged_and_exported():
+    text = changed(
+        "[equifax]}\n    agency: CFPB\n", "[equifax]}\n    agency: CFPB\n    after_model: true\n"
+    )
+    spec = parse_directory(text)
+    assert spec.routing_rules[0].after_model is True
+    assert "after_model: true" in dump_directory(spec)
+    assert parse_directory(dump_directory(spec)) == spec
+    bad = only_problem(changed("after_model: true", "after_model: later", text))
+    assert bad.field == "routing_rules[0].after_model"
+    assert "must be true or false" in bad.message
+
+
 # --------------------------------------------------------------------------- problems: other fields
 
 

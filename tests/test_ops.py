@@ -130,7 +130,13 @@ def test_gunicorn_serves_the_app_against_the_real_database(app):
                     out = proc.stdout.read().decode() if proc.stdout else ""
                     pytest.fail(f"gunicorn did not come up:\n{out[-3000:]}")
                 time.sleep(0.3)
-        assert health == {"status": "ok", "database": "ok", "queue": "inline"}
+        assert health == {
+            "status": "ok",
+            "database": "ok",
+            "queue": "inline",
+            "routing_model": "none",
+            "routing_model_version": None,
+        }
         request = urllib.request.Request(  # noqa: S310
             f"http://127.0.0.1:{port}/api/v1/complaints",
             data=json.dumps(
@@ -156,7 +162,13 @@ def test_healthz_is_503_when_the_database_is_down():
     )
     r = down.test_client().get("/healthz")
     assert r.status_code == 503
-    assert r.json == {"status": "unavailable", "database": "down", "queue": "inline"}
+    assert r.json == {
+        "status": "unavailable",
+        "database": "down",
+        "queue": "inline",
+        "routing_model": "unknown",
+        "routing_model_version": None,
+    }
 
 
 def test_partial_indexes_in_the_database_have_the_models_conditions(app):

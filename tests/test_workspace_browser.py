@@ -266,3 +266,38 @@ def test_the_idle_warning_keeps_the_typed_reply_and_sign_in_puts_it_back(
     assert any("script-src" in v for v in csp_violations(page))
     assert page.evaluate("() => window.x") is None
     assert not problems, "\n\n".join(problems)
+
+
+def test_triage_staff_accept_the_routing_models_suggestion_in_one_click(
+    page, server, axe_script, shots, app
+):
+    from app.routing import service as routing
+    from tests.routing_support import use_model
+
+    use_model()
+    before = app.config["ROUTING_MODEL_THRESHOLD"]
+    app.config["ROUTING_MODEL_THRESHOLD"] = 0.999  # nothing is that sure: all to triage
+    routing.invalidate()
+    try:
+        reference = open_test_case(
+            "My checking balance is wrong and they charge fees every week.", category=None
+        ).reference
+    finally:
+        app.config["ROUTING_MODEL_THRESHOLD"] = before
+        routing.invalidate()
+    problems: list[str] = []
+    sign_in_by_keyboard(page, server, "triage@usagov.example")
+    page.get_by_role("link", name="Triage").click()
+    row = page.locator("tr", has=page.get_by_text(reference))
+    assert "The routing model suggests" in row.inner_text()
+    check(page, axe_script, shots, "tri-01-triage", problems)
+    row.get_by_role("button", name=re.compile(r"Send to CFPB")).click()
+    page.wait_for_load_state()
+    assert "as the routing model suggested" in page.content()
+    assert reference not in " ".join(page.locator("table").all_inner_texts())
+    check(page, axe_script, shots, "tri-02-accepted", problems)
+    db.session.expire_all()
+    case = get_case(reference)
+    assert case.agency.code == "CFPB"
+    assert [e for e in case.events if e.kind == "transfer"][-1].after["suggestion"]["rank"] == 1
+    assert not problems, "axe-core found serious or critical problems:\n\n" + "\n\n".join(problems)

@@ -94,6 +94,25 @@ def publish_performance() -> dict:
 
 
 @job
+def retrain_routing_model() -> dict:
+    """Retrain the routing model when enough cases have closed since it learned; the new one
+    replaces it only if it scores at least as well (app.routing.training)."""
+    from flask import current_app
+
+    from app.cases.queries import closed_for_learning, closed_since
+    from app.routing.training import retrain_if_due
+
+    config = current_app.config
+    return retrain_if_due(
+        closed=closed_for_learning,
+        closed_since=closed_since,
+        threshold=config["ROUTING_MODEL_THRESHOLD"],
+        min_examples=config["ROUTING_MIN_EXAMPLES"],
+        after=config["ROUTING_RETRAIN_AFTER"],
+    )
+
+
+@job
 def process_inbound(inbound_id: int) -> str:
     from app.inbound.service import process
 

@@ -20,6 +20,8 @@ SCHEDULE = (
     Periodic("workers.jobs.nightly_rollup", "default", cron="15 2 * * *"),
     # The published figures on /standards and GET /api/v1/performance.
     Periodic("workers.jobs.publish_performance", "default", interval=3600),
+    # The routing model learns from the day's closed cases (only when enough have closed).
+    Periodic("workers.jobs.retrain_routing_model", "default", cron="45 2 * * *", timeout=30 * 60),
     # The mailroom drop folder (SCAN_DROP_DIR); does nothing when it is not set. A run starts
     # files for 4 minutes, each read within SCAN_TIMEOUT_SECONDS (keep that under 25 minutes).
     Periodic("workers.jobs.scan_drop_folder", "intake", interval=60, timeout=30 * 60),

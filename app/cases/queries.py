@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import and_, exists, literal_column, or_, select
 
-from app.cases.models import Case
+from app.cases.models import Case, Event
 from app.common.errors import Forbidden, Invalid
 from app.common.time import parse_iso, utcnow
 from app.common.types import UTCDateTime
-from app.directory.models import Agency, Category
+from app.directory.models import Agency, Category, Queue
 from app.extensions import db
 from app.sla.models import SlaClock
 from app.staff.models import StaffUser
@@ -90,6 +91,8 @@ def list_cases(staff: StaffUser, args: dict, now: datetime | None = None, *, opt
         query = query.where(Case.assignee_id == (sid or -1))
     if args.get("sla"):
         query = query.where(_sla_condition(args["sla"], now))
+    if args.get("triage"):  # waiting in the triage queue for a person to route them
+        query = query.join(Queue, Case.queue_id == Queue.id).where(Queue.is_triage.is_(True))
     if args.get("no_due"):  # cases with no running clock (e.g. waiting on the customer)
         query = query.where(Case.next_due_at.is_(None))
 
@@ -118,6 +121,72 @@ def list_cases(staff: StaffUser, args: dict, now: datetime | None = None, *, opt
             [last.next_due_at.isoformat(), last.id] if args.get("sort") == "due" else [last.id]
         )
     return rows, next_values
+
+
+# Staff moves that correct where a case first went (a transfer, a mailroom re-route, an
+# accepted routing suggestion are all transfers).
+CORRECTIONS = ("transfer",)
+
+
+@dataclass(frozen=True)
+class ClosedCase:
+    """What the routing model learns from a closed case: its text and final owner."""
+
+    id: int
+    text: str
+    agency: str
+    category: str | None  # only when it is a category of that agency
+    corrected: bool  # a person moved it
+    closed_at: datetime
+
+
+def closed_for_learning() -> list[ClosedCase]:
+    """Closed cases with the owner people settled on, newest first. Cases closed while still
+    in the triage queue (nobody decided an owner) and cases merged into another are left out."""
+    corrected = exists().where(Event.case_id == Case.id, Event.kind.in_(CORRECTIONS))
+    query = (
+        select(
+            Case.id,
+            Case.subject,
+            Case.description,
+            Agency.code,
+            Category.code,
+            Category.agency_id,
+            Case.agency_id,
+            Case.closed_at,
+            corrected.label("corrected"),
+        )
+        .join(Agency, Case.agency_id == Agency.id)
+        .outerjoin(Category, Case.category_id == Category.id)
+        .outerjoin(Queue, Case.queue_id == Queue.id)
+        .where(
+            Case.closed_at.is_not(None),
+            Case.merged_into_id.is_(None),
+            Queue.is_triage.is_(False) | Queue.id.is_(None),
+        )
+        .order_by(Case.closed_at.desc(), Case.id.desc())
+    )
+    return [
+        ClosedCase(
+            id=cid,
+            text=f"{subject}\n{body}" if subject else (body or ""),
+            agency=agency,
+            category=category if category_agency == case_agency else None,
+            corrected=bool(fixed),
+            closed_at=closed,
+        )
+        for cid, subject, body, agency, category, category_agency, case_agency, closed, fixed in (
+            db.session.execute(query)
+        )
+    ]
+
+
+def closed_since(since: datetime | None) -> int:
+    """How many cases have closed after `since` (all of them for None)."""
+    query = select(db.func.count(Case.id)).where(Case.closed_at.is_not(None))
+    if since is not None:
+        query = query.where(Case.closed_at > since)
+    return db.session.scalar(query) or 0
 
 
 def merged_into(case: Case) -> list[Case]:

@@ -174,6 +174,7 @@ def open_case(
             "source": decision.source,
             "rule": decision.rule_name,
             "matched": list(decision.matched),
+            **routing.trace(decision),
         },
         detail=decision.explanation,
     )
@@ -425,9 +426,101 @@ def _do_transfer(case: Case, actor: StaffUser, data: dict, now: datetime) -> dic
     case.agency = agency
     case.queue = queue or (agency.queues[0] if agency.queues else None)
     case.assignee = None
+    detail = {"from": before, "agency": agency.code}
+    suggestion = data.get("suggestion")
+    if isinstance(suggestion, dict):  # accept_suggestion's, never a client's (schemas refuse it)
+        detail["suggestion"] = suggestion
+        category = _suggested_category(case, agency, suggestion.get("category"))
+        if category is not None:
+            case.category = category
+            detail["category"] = category.code
     sla.transfer(case, agency, case.category_id, now)
     notify_customer(case, "transferred")
-    return {"from": before, "agency": agency.code, "queue": case.queue.code if case.queue else None}
+    return {**detail, "queue": case.queue.code if case.queue else None}
+
+
+def _suggested_category(case: Case, agency: Agency, code: object) -> Category | None:
+    """The model's category for a case that has none, if it is still the agency's."""
+    if case.category_id is not None or not isinstance(code, str):
+        return None
+    return db.session.scalar(
+        db.select(Category).where(
+            Category.code == code, Category.agency_id == agency.id, Category.active.is_(True)
+        )
+    )
+
+
+# --- the routing model's suggestions for cases in triage -------------------------------------
+
+_ROUTING_EVENTS = ("routed", "rerouted")
+
+
+def _open_suggestions(case: Case, after: dict | None) -> list[dict]:
+    if case.status not in lifecycle.ALLOWED_FROM["transfer"] or not _in_triage(case):
+        return []
+    items = (after or {}).get("suggestions") or []
+    return [
+        {**s, "rank": rank}
+        for rank, s in enumerate(items, start=1)
+        if isinstance(s, dict) and s.get("agency") and s["agency"] != case.agency.code
+    ]
+
+
+def _in_triage(case: Case) -> bool:
+    return case.queue is not None and case.queue.is_triage
+
+
+def routing_suggestions(case: Case) -> list[dict]:
+    """What the routing model suggested for a case waiting in triage (best first, each with
+    its rank); empty once a person has routed it, or when the model had no suggestion.
+    Suggestions of the agency the case is already with are left out: nothing to transfer."""
+    for event in reversed(case.events):
+        if event.kind in _ROUTING_EVENTS:
+            return _open_suggestions(case, event.after)
+    return []
+
+
+def suggestions_for(cases: list[Case]) -> dict[int, list[dict]]:
+    """routing_suggestions for a page of cases, in one query."""
+    waiting = {c.id: c for c in cases if _in_triage(c)}
+    if not waiting:
+        return {}
+    latest: dict[int, dict | None] = {}
+    rows = db.session.execute(
+        db.select(Event.case_id, Event.after)
+        .where(Event.case_id.in_(waiting), Event.kind.in_(_ROUTING_EVENTS))
+        .order_by(Event.id)
+    )
+    for case_id, after in rows:
+        latest[case_id] = after
+    return {cid: _open_suggestions(waiting[cid], after) for cid, after in latest.items()}
+
+
+def accept_suggestion(case: Case, rank: int, actor: StaffUser, now: datetime | None = None) -> Case:
+    """Route a triaged case where the routing model suggested: a transfer whose event records
+    that it was the model's suggestion (and which), so the next training counts it as a
+    person's decision. Refuses a suggestion that is no longer open."""
+    chosen = next((s for s in routing_suggestions(case) if s["rank"] == rank), None)
+    if chosen is None:
+        raise Conflict(
+            "That suggestion is no longer open: the case has been routed since, or the "
+            "suggestion is not one of the model's."
+        )
+    probability = chosen.get("probability")
+    sure = f" ({probability:.0%} sure)" if isinstance(probability, int | float) else ""
+    data = {
+        "agency": chosen["agency"],
+        "reason": f"Accepted the routing model's suggestion {rank}: {chosen['agency']}{sure}.",
+        "suggestion": {
+            "rank": rank,
+            "probability": probability,
+            "model_version": chosen.get("model_version"),
+            "category": chosen.get("category"),
+        },
+    }
+    if chosen.get("queue"):
+        data["queue"] = chosen["queue"]
+    return act(case, "transfer", actor, data, now)
 
 
 def _do_merge(case: Case, actor: StaffUser, data: dict, now: datetime) -> dict:

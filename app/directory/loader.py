@@ -113,6 +113,7 @@ def apply_directory(directory: s.DirectorySpec) -> dict[str, int]:
             cat = categories.get(spec.code) or Category(code=spec.code)
             cat.name, cat.description, cat.group = spec.name, spec.description, spec.group
             cat.keywords = list(spec.keywords)
+            cat.examples = list(spec.examples)
             cat.translations = _translations(spec.translations)
             cat.agency = agencies[spec.agency]
             cat.queue = queues[(spec.agency, spec.queue)] if spec.queue else None
@@ -147,6 +148,7 @@ def apply_directory(directory: s.DirectorySpec) -> dict[str, int]:
             row.queue = queues[(spec.agency, spec.queue)] if spec.queue else None
             row.priority = spec.priority
             row.active = spec.active
+            row.after_model = spec.after_model
             session.add(row)
         for rows in existing.values():
             for row in rows:
@@ -221,6 +223,7 @@ def export_directory() -> s.DirectorySpec:
             agency=c.agency.code,
             queue=c.queue.code if c.queue else None,
             keywords=tuple(c.keywords or ()),
+            examples=tuple(c.examples or ()),
             standards=_standard_specs([x for x in standards if x.category_id == c.id]),
             translations=_translations(c.translations),
         )
@@ -236,6 +239,7 @@ def export_directory() -> s.DirectorySpec:
             queue=r.queue.code if r.queue else None,
             priority=r.priority,
             active=r.active,
+            after_model=bool(r.after_model),
         )
         for r in session.scalars(select(RoutingRule).order_by(RoutingRule.position))
     )

@@ -81,6 +81,8 @@ class Category(db.Model):
     description: Mapped[str | None] = mapped_column(Text)
     group: Mapped[str | None] = mapped_column(String(100))
     keywords: Mapped[list] = mapped_column(JSON, default=list)
+    # Example complaints in the public's words: training text for the routing model.
+    examples: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")
     agency_id: Mapped[int] = mapped_column(ForeignKey("agencies.id"))
     queue_id: Mapped[int | None] = mapped_column(ForeignKey("queues.id"))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -125,5 +127,7 @@ class RoutingRule(db.Model):
     queue_id: Mapped[int | None] = mapped_column(ForeignKey("queues.id"))
     priority: Mapped[str] = mapped_column(String(10), default="normal")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # With a routing model in use, tried only after it, when it is not sure.
+    after_model: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     agency: Mapped[Agency] = relationship()
     queue: Mapped[Queue | None] = relationship()

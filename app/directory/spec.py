@@ -80,10 +80,13 @@ _QUEUE_KEYS = ("code", "name", "triage")
 _STANDARD_REQUIRED = ("metric", "target", "unit", "goal", "wording")
 _STANDARD_KEYS = (*_STANDARD_REQUIRED, "translations")
 _CATEGORY_KEYS = (
-    "code", "name", "description", "group", "agency", "queue", "keywords", "standards",
-    "translations",
+    "code", "name", "description", "group", "agency", "queue", "keywords", "examples",
+    "standards", "translations",
 )  # fmt: skip
-_RULE_KEYS = ("name", "when", "agency", "queue", "priority", "active")
+# Examples of complaints a category takes, for the routing model to learn from.
+MAX_EXAMPLE_CHARS = 2000
+MAX_EXAMPLES = 500
+_RULE_KEYS = ("name", "when", "agency", "queue", "priority", "active", "after_model")
 # What `translations` may give for each kind of entry: the public's words, with the limits
 # of the English field (max length, multiline).
 _AGENCY_WORDS = {"name": (200, False), "description": (4000, True)}
@@ -160,6 +163,9 @@ class CategorySpec:
     keywords: tuple[str, ...] = ()
     standards: tuple[StandardSpec, ...] = ()
     translations: Translations = field(default_factory=dict)
+    # Complaints in the public's own words that belong here (any language): training text
+    # for the routing model, never matched literally.
+    examples: tuple[str, ...] = ()
 
 
 # A rule's `when` is the routing engine's own Conditions: one definition for both.
@@ -174,6 +180,7 @@ class RuleSpec:
     queue: str | None
     priority: str = "normal"
     active: bool = True
+    after_model: bool = False  # with a routing model in use, tried only when it is unsure
 
 
 @dataclass(frozen=True)
@@ -589,6 +596,7 @@ class _Reader:
         self.calendar_codes: set[str] = set()
         self.agency_queues: dict[str, set[str]] = {}
         self.category_codes: set[str] = set()
+        self.example_lines: dict[str, tuple[Any, int]] = {}
         self.triage: list[tuple[Node, str]] = []
         self.triage_unclear = False  # a triage flag that could not be read: don't pile on
         calendars = self.calendars(top.get("calendars"))
@@ -920,15 +928,51 @@ class _Reader:
             queue = self.queue_reference(m.get("queue"), _join(path, "queue"), agency)
             kw = self.words(m.get("keywords"), _join(path, "keywords"), kind="keywords")
             keywords = tuple(v for _, v in kw)
+            examples = self.examples(m.get("examples"), _join(path, "examples"), code)
             standards = self.standards(m.get("standards"), _join(path, "standards"))
             translations = self.translations(
                 m.get("translations"), _join(path, "translations"), _CATEGORY_WORDS
             )
             out.append(
                 CategorySpec(
-                    code, name, description, group, agency, queue, keywords, standards, translations
+                    code,
+                    name,
+                    description,
+                    group,
+                    agency,
+                    queue,
+                    keywords,
+                    standards,
+                    translations,
+                    examples,
                 )
             )
+        return tuple(out)
+
+    def examples(self, node: Node | None, path: str, category: Any) -> tuple[str, ...]:
+        """Example complaints: non-empty text, each listed once in the whole directory (the
+        same words under two categories would teach the model both answers)."""
+        items = self.sequence(node, path, what="a list of example complaints")
+        if len(items) > MAX_EXAMPLES:
+            self.add(node, path, f"at most {MAX_EXAMPLES} examples per category (got {len(items)})")
+        out = []
+        for i, item in enumerate(items):
+            p = f"{path}[{i}]"
+            value = self.text(item, p, max_len=MAX_EXAMPLE_CHARS, multiline=True)
+            if value is None:
+                self.add(item, p, "must not be empty (each entry is one example complaint)")
+                continue
+            if value is _BAD:
+                continue
+            key = " ".join(value.casefold().split())
+            first = self.example_lines.get(key)
+            if first is not None:
+                where, line = first
+                also = "" if where == category else f" (under category {where})"
+                self.add(item, p, f"the same example is already on line {line}{also}")
+                continue
+            self.example_lines[key] = (category, _line(item))
+            out.append(value)
         return tuple(out)
 
     def rules(self, node: Node | None) -> tuple[RuleSpec, ...]:
@@ -948,7 +992,8 @@ class _Reader:
                 m.get("priority"), _join(path, "priority"), PRIORITIES, default="normal"
             )
             active = self.boolean(m.get("active"), _join(path, "active"), True)
-            out.append(RuleSpec(name, when, agency, queue, priority, active))
+            after_model = self.boolean(m.get("after_model"), _join(path, "after_model"), False)
+            out.append(RuleSpec(name, when, agency, queue, priority, active, after_model))
         return tuple(out)
 
     def conditions(self, node: Node | None, path: str) -> Any:
@@ -1226,6 +1271,7 @@ def _category_data(c: CategorySpec) -> dict[str, Any]:
     out["agency"] = c.agency
     _optional(out, "queue", c.queue)
     _optional(out, "keywords", _flow_list(c.keywords))
+    _optional(out, "examples", list(c.examples))
     _optional(out, "standards", _standards_data(c.standards))
     _optional(out, "translations", _translations_data(c.translations))
     return out
@@ -1240,6 +1286,8 @@ def _rule_data(r: RuleSpec) -> dict[str, Any]:
     _optional(out, "queue", r.queue)
     out["priority"] = r.priority
     out["active"] = r.active
+    if r.after_model:
+        out["after_model"] = True
     return out
 
 

@@ -112,7 +112,11 @@ def correct_text(
             case,
             "rerouted",
             now,
-            after={"agency": routed.agency.code, "rule": routed.decision.rule_name},
+            after={
+                "agency": routed.agency.code,
+                "rule": routed.decision.rule_name,
+                **routing.trace(routed.decision),
+            },
             detail=routed.decision.explanation,
         )
         if routed.agency.id != case.agency_id:

@@ -25,6 +25,24 @@ def _queue_status() -> str:
     return "ok"
 
 
+def _routing_model(database: str) -> dict:
+    """Which routing model this process routes with: "ok" (with its version), "none" (rules,
+    then triage) or "unusable" (it could not be loaded: rules, then triage, and the log says
+    why). Never an error of its own: routing works either way."""
+    if database != "ok":
+        return {"routing_model": "unknown", "routing_model_version": None}
+    from app.routing.service import DirectoryNotLoaded, model_state
+
+    try:
+        state = model_state()
+    except DirectoryNotLoaded:
+        return {"routing_model": "none", "routing_model_version": None}
+    except Exception:  # noqa: BLE001 - health must answer
+        db.session.rollback()
+        return {"routing_model": "unknown", "routing_model_version": None}
+    return {"routing_model": state.status, "routing_model_version": state.version}
+
+
 @bp.get("/healthz")
 def healthz():
     try:
@@ -37,5 +55,6 @@ def healthz():
         "status": "ok" if database == "ok" else "unavailable",
         "database": database,
         "queue": _queue_status(),
+        **_routing_model(database),
     }
     return jsonify(body), 200 if database == "ok" else 503

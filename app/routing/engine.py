@@ -6,8 +6,9 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import suppress
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from functools import cache
+from typing import Protocol
 
 PRIORITIES = ("low", "normal", "high", "urgent")
 CHANNELS = ("web", "api", "email", "sms", "mail", "phone", "open311")
@@ -55,6 +56,9 @@ class Rule:
     queue: str | None = None
     priority: str = "normal"
     active: bool = True
+    # With a routing model in use, tried only after it (when it is not sure): a topic-word
+    # rule the model does better than, kept for when there is no model.
+    after_model: bool = False
 
 
 @dataclass(frozen=True)
@@ -65,15 +69,49 @@ class Target:
 
 
 @dataclass(frozen=True)
+class Suggestion:
+    """One agency the routing model proposes, with how sure it is (0 to 1)."""
+
+    agency: str
+    probability: float
+    category: str | None = None
+    queue: str | None = None
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """The routing model's view of one complaint: agencies best first, and the words that
+    weighed most for the first."""
+
+    version: int | None
+    suggestions: tuple[Suggestion, ...]
+    words: tuple[str, ...]
+
+    @property
+    def top(self) -> Suggestion | None:
+        return self.suggestions[0] if self.suggestions else None
+
+
+class Model(Protocol):
+    """What the Router needs of a routing model (app.routing.classifier.Classifier)."""
+
+    version: int | None
+
+    def predict(self, text: str) -> Prediction: ...
+
+
+@dataclass(frozen=True)
 class Decision:
     agency: str
     queue: str | None
     priority: str
-    source: str
+    source: str  # rule, category, model or triage
     rule_id: int | None
     rule_name: str | None
     matched: tuple[str, ...]
     explanation: str
+    # The model's view, when it was asked: its suggestions (the routed one first) and words.
+    prediction: Prediction | None = None
 
 
 # --- Text folding and tokenising -------------------------------------------------------------
@@ -472,6 +510,10 @@ class _Item:
         self._found: frozenset[int] | None = None
 
     @property
+    def raw(self) -> str:
+        return self._raw
+
+    @property
     def text(self) -> _Text:
         if self._text is None:
             self._text = _Text(self._raw)
@@ -571,12 +613,27 @@ def _routed(agency: str, queue: str | None, priority: str) -> str:
     return f"Routed to {where}, priority {priority}."
 
 
+def _percent(p: float) -> str:
+    return f"{p:.0%}" if p < 0.995 else ">99%"
+
+
 class Router:
-    """Ordered rules, then the category's default owner, then triage: nothing is ever dropped."""
+    """Ordered rules, then the category's default owner, then the routing model when it is
+    sure, then triage (with the model's suggestions): nothing is ever dropped."""
 
     def __init__(
-        self, rules: Iterable[Rule], category_defaults: Mapping[str, Target], triage: Target
+        self,
+        rules: Iterable[Rule],
+        category_defaults: Mapping[str, Target],
+        triage: Target,
+        *,
+        model: Model | None = None,
+        threshold: float = 1.0,
+        agency_targets: Mapping[str, Target] | None = None,
     ) -> None:
+        """`model` answers for complaints with no category that no rule placed; it routes
+        when its best agency is at least `threshold` sure. `agency_targets` are the agencies
+        it may route to (with the queue an agency-level answer goes to); others are ignored."""
         rules = list(rules)
         for rule in rules:
             _check_target(f"rule {rule.name!r}", rule.agency, rule.priority)
@@ -585,14 +642,28 @@ class Router:
         _check_target("triage", triage.agency, triage.priority)
         ordered = sorted((r for r in rules if r.active), key=lambda r: (r.position, r.name))
         self._table = _TermTable()
-        self._rules = tuple(_compile(r, self._table) for r in ordered)
+        compiled = tuple(_compile(r, self._table) for r in ordered)
+        self._model = model
+        self._threshold = threshold
+        # With a model, rules marked after_model wait until it has had its say.
+        self._rules = tuple(c for c in compiled if not (model and c.rule.after_model))
+        self._later = tuple(c for c in compiled if model and c.rule.after_model)
         self._defaults = {_code(k): t for k, t in category_defaults.items()}
         self._triage = triage
+        self._agencies = dict(agency_targets) if agency_targets is not None else None
 
     @property
     def rules(self) -> tuple[Rule, ...]:
         """The active rules, in the order they are tried."""
-        return tuple(c.rule for c in self._rules)
+        return tuple(c.rule for c in (*self._rules, *self._later))
+
+    @property
+    def model(self) -> Model | None:
+        return self._model
+
+    @property
+    def threshold(self) -> float:
+        return self._threshold
 
     def route(self, item: RoutingInput) -> Decision:
         """Decide the owner of one complaint; never raises on odd input, never drops it."""
@@ -616,6 +687,92 @@ class Router:
                     + _routed(default.agency, default.queue, default.priority)
                 ),
             )
+        prediction = None
+        if self._model is not None and not cleaned.category:
+            prediction = self.predict(cleaned.raw)
+            top = prediction.top
+            if top is not None and top.probability >= self._threshold:
+                return self._by_model(prediction, top)
+        for compiled in self._later:
+            if _holds(compiled, cleaned):
+                decision = self._by_rule(compiled.rule, _why(compiled, cleaned)[1])
+                if prediction is None:
+                    return decision
+                unsure = self._unsure(prediction)
+                return replace(
+                    decision, prediction=prediction, explanation=f"{unsure} {decision.explanation}"
+                )
+        return self._to_triage(cleaned, prediction)
+
+    def predict(self, text: str) -> Prediction | None:
+        """The model's suggestions for a text, limited to agencies in the directory and with
+        the queue each would go to; None without a model. A failing model is no model."""
+        if self._model is None:
+            return None
+        try:
+            raw = self._model.predict(text)
+        except Exception:  # noqa: BLE001 - a broken model must not stop intake
+            return None
+        kept = []
+        for s in raw.suggestions:
+            target = self._agency_target(s.agency)
+            if target is None:
+                continue
+            queue = target.queue
+            category = s.category
+            default = self._defaults.get(_code(category)) if category else None
+            if default is not None and default.agency == s.agency:
+                queue = default.queue or queue
+            else:
+                category = None
+            kept.append(Suggestion(s.agency, s.probability, category, queue))
+        return Prediction(raw.version, tuple(kept), raw.words)
+
+    def _agency_target(self, agency: str) -> Target | None:
+        if self._agencies is None:
+            return Target(agency, None)
+        return self._agencies.get(agency)
+
+    def _model_name(self, prediction: Prediction) -> str:
+        v = prediction.version
+        return "the routing model" + (f" (version {v})" if v is not None else "")
+
+    def _by_model(self, prediction: Prediction, top: Suggestion) -> Decision:
+        words = ", ".join(_quote(w, 40) for w in prediction.words) or "its features"
+        what = f" (category {_quote(top.category)})" if top.category else ""
+        matched = (
+            f"model {prediction.version}: {top.agency} {_percent(top.probability)}",
+            *(f"word {_quote(w, 40)}" for w in prediction.words),
+        )
+        explanation = (
+            f"No routing rule matched and no category was given; {self._model_name(prediction)} "
+            f"is {_percent(top.probability)} sure this is for {top.agency}{what} "
+            f"(threshold {_percent(self._threshold)}), from the words {words}. "
+            + _routed(top.agency, top.queue, "normal")
+        )
+        return Decision(
+            agency=top.agency,
+            queue=top.queue,
+            priority="normal",
+            source="model",
+            rule_id=None,
+            rule_name=None,
+            matched=matched,
+            explanation=explanation,
+            prediction=prediction,
+        )
+
+    def _unsure(self, prediction: Prediction) -> str:
+        top = prediction.top
+        if top is None:
+            return f"{self._model_name(prediction).capitalize()} found nothing to go on."
+        return (
+            f"{self._model_name(prediction).capitalize()} was not sure enough (best guess "
+            f"{top.agency} at {_percent(top.probability)}, below the "
+            f"{_percent(self._threshold)} threshold)."
+        )
+
+    def _to_triage(self, cleaned: _Item, prediction: Prediction | None) -> Decision:
         t = self._triage
         if cleaned.category:
             why = (
@@ -624,6 +781,14 @@ class Router:
             )
         else:
             why = "No routing rule matched and no category was given"
+        said = ""
+        if prediction is not None:
+            said = " " + self._unsure(prediction)
+            if prediction.suggestions:
+                shown = ", ".join(
+                    f"{s.agency} {_percent(s.probability)}" for s in prediction.suggestions
+                )
+                said += f" Suggestions: {shown}."
         return Decision(
             agency=t.agency,
             queue=t.queue,
@@ -633,9 +798,10 @@ class Router:
             rule_name=None,
             matched=(),
             explanation=(
-                f"{why}; sent to triage for a person to route. "
+                f"{why}; sent to triage for a person to route.{said} "
                 + _routed(t.agency, t.queue, t.priority)
             ),
+            prediction=prediction,
         )
 
     def explain(self, item: RoutingInput) -> list[tuple[Rule, bool, tuple[str, ...]]]:
@@ -644,7 +810,7 @@ class Router:
         Rules after the first match are evaluated too, so a dry run shows shadowed rules.
         """
         cleaned = _Item(item, self._table)
-        return [(c.rule, *_why(c, cleaned)) for c in self._rules]
+        return [(c.rule, *_why(c, cleaned)) for c in (*self._rules, *self._later)]
 
     @staticmethod
     def _by_rule(rule: Rule, reasons: tuple[str, ...]) -> Decision:

@@ -1,16 +1,23 @@
-"""Route an intake with the directory's routing rules and record the decision on the case."""
+"""Route an intake with the directory's routing rules and the routing model, and record the
+decision on the case."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass
 
-from sqlalchemy.orm import joinedload
+from flask import current_app, has_app_context
+from sqlalchemy.orm import joinedload, selectinload
 
 from app.directory.models import Agency, Category, Queue, RoutingRule
 from app.extensions import db
+from app.routing.classifier import Classifier, ModelCorrupt
 from app.routing.engine import Conditions, Decision, Router, RoutingInput, Rule, Target
+from app.routing.models import RoutingModel
+
+log = logging.getLogger(__name__)
 
 # Each process keeps its Router for a few seconds: routing runs on every intake, and a
 # directory change made elsewhere (the CLI, another web process) is picked up soon after.
@@ -50,6 +57,7 @@ def _build_router() -> Router:
                 queue=row.queue.code if row.queue else None,
                 priority=row.priority,
                 active=row.active,
+                after_model=bool(row.after_model),
             )
         )
     defaults = {
@@ -60,7 +68,87 @@ def _build_router() -> Router:
             .where(Category.active.is_(True))
         )
     }
-    return Router(rules, defaults, Target(triage.agency.code, triage.code))
+    agencies = {}
+    for agency in db.session.scalars(db.select(Agency).options(selectinload(Agency.queues))):
+        usual = next((q for q in agency.queues if not q.is_triage), None)
+        agencies[agency.code] = Target(agency.code, usual.code if usual else None)
+    return Router(
+        rules,
+        defaults,
+        Target(triage.agency.code, triage.code),
+        model=active_model(),
+        threshold=threshold(),
+        agency_targets=agencies,
+    )
+
+
+def threshold() -> float:
+    value = current_app.config.get("ROUTING_MODEL_THRESHOLD", 0.55) if has_app_context() else 0.55
+    return float(value)
+
+
+# --- the routing model in use ------------------------------------------------------------------
+#
+# Each process keeps the active model it loaded; every router rebuild asks the database which
+# version is active (one small query) and loads the numbers only when that changed. A model
+# that cannot be loaded is no model: routing falls back to rules, then triage, the log says so
+# once per version, and /healthz shows it.
+
+
+@dataclass
+class ModelState:
+    status: str = "none"  # none, ok or unusable
+    version: int | None = None
+    reason: str | None = None
+    model: Classifier | None = None
+
+
+_model_lock = threading.Lock()
+_model = ModelState()
+
+
+def active_model() -> Classifier | None:
+    global _model
+    row = db.session.execute(
+        db.select(RoutingModel.id, RoutingModel.version)
+        .where(RoutingModel.status == "active")
+        .order_by(RoutingModel.version.desc())
+        .limit(1)
+    ).first()
+    current = _model
+    if row is None:
+        if current.status != "none":
+            log.info("no routing model in use: rules, then triage")
+        _model = ModelState()
+        return None
+    if current.version == row.version and current.status != "none":
+        return current.model
+    payload, meta = db.session.execute(
+        db.select(RoutingModel.payload, RoutingModel.meta).where(RoutingModel.id == row.id)
+    ).one()
+    try:
+        if not payload:
+            raise ModelCorrupt("its numbers were not stored")
+        model = Classifier.from_bytes(payload, meta, row.version)
+    except Exception as exc:  # noqa: BLE001 - any failure to load is "no model"
+        reason = str(exc) if isinstance(exc, ModelCorrupt) else exc.__class__.__name__
+        log.error(
+            "routing model unusable: routing by rules, then triage",
+            extra={"model_version": row.version, "reason": reason},
+        )
+        state = ModelState("unusable", row.version, reason)
+    else:
+        log.info("routing model loaded", extra={"model_version": row.version})
+        state = ModelState("ok", row.version, None, model)
+    with _model_lock:
+        _model = state
+    return state.model
+
+
+def model_state() -> ModelState:
+    """The model this process routes with (for /healthz); refreshed with the router."""
+    router()
+    return _model
 
 
 def router() -> Router:
@@ -77,10 +165,13 @@ def router() -> Router:
 
 
 def invalidate() -> None:
-    """Forget the cached Router (after a directory change in this process)."""
-    global _cached
+    """Forget the cached Router and model (after a directory change or a training run in this
+    process): the next routing reads both again."""
+    global _cached, _model
     with _lock:
         _cached = None
+    with _model_lock:
+        _model = ModelState()
 
 
 @dataclass
@@ -88,6 +179,32 @@ class Routed:
     decision: Decision
     agency: Agency
     queue: Queue | None
+
+
+def trace(decision: Decision) -> dict:
+    """What a case's routing event keeps of the model's view: its version, how sure it was
+    and the words that weighed most; and its suggestions (a person picks one in triage)."""
+    prediction = decision.prediction
+    if prediction is None:
+        return {}
+    top = prediction.top
+    return {
+        "model": {
+            "version": prediction.version,
+            "probability": round(top.probability, 4) if top else None,
+            "words": list(prediction.words),
+        },
+        "suggestions": [
+            {
+                "agency": s.agency,
+                "queue": s.queue,
+                "category": s.category,
+                "probability": round(s.probability, 4),
+                "model_version": prediction.version,
+            }
+            for s in prediction.suggestions
+        ],
+    }
 
 
 def resolve_decision(decision: Decision) -> Routed:

@@ -50,6 +50,7 @@ ACTION_FIELDS = {
 EVENT_WORDS = {
     "opened": "Case opened",
     "routed": "Routed",
+    "rerouted": "Routed again",
     "assign": "Assigned",
     "start": "Work started",
     "note": "Internal note added",
@@ -104,6 +105,11 @@ def _event_text(event: Event) -> str:
         words += f" to {after['assignee']}"
     elif event.kind == "transfer" and after.get("agency"):
         words += f" to {after['agency']}"
+        suggestion = after.get("suggestion")
+        if isinstance(suggestion, dict):
+            p = suggestion.get("probability")
+            sure = f", {p:.0%} sure" if isinstance(p, int | float) else ""
+            words += f" (the routing model's suggestion {suggestion.get('rank')}{sure})"
     elif event.kind == "merge" and after.get("merged_into"):
         words += f" {after['merged_into']}"
     elif event.kind == "merged" and after.get("merged"):
@@ -167,6 +173,8 @@ def _render(case: Case, *, form: dict | None = None, error=None, status: int = 2
             .order_by(StaffUser.name)
         ).all()
     related = case.related_case
+    routed = next((e for e in reversed(case.events) if e.kind in ("routed", "rerouted")), None)
+    suggestions = cases.routing_suggestions(case)
     return render_template(
         "workspace/case.html",
         case=case,
@@ -185,7 +193,14 @@ def _render(case: Case, *, form: dict | None = None, error=None, status: int = 2
         ).all(),
         form=form,
         error=error,
+        routing_model=((routed.after or {}).get("model") if routed else None) or None,
+        suggestions=suggestions,
+        agency_names=agency_names() if suggestions else {},
     ), status
+
+
+def agency_names() -> dict[str, str]:
+    return dict(db.session.execute(db.select(Agency.code, Agency.name)).all())
 
 
 @bp.get("/cases/<reference>")
@@ -247,6 +262,28 @@ def _done_message(action: str, case: Case) -> str:
         f"{case.merged_into.reference if case.merged_into else 'another case'}.",
     }
     return words[action]
+
+
+@bp.post("/cases/<reference>/suggestions/<int:rank>")
+@staff_page()
+def accept_suggestion(reference: str, rank: int) -> ResponseReturnValue:
+    """One click: route a triaged case where the routing model suggested (a transfer)."""
+    try:
+        case = _load(reference)
+    except NotFound:
+        return render_template("workspace/not_found.html", reference=reference), 404
+    try:
+        case = cases.accept_suggestion(case, rank, current_user)
+    except DomainError as exc:
+        db.session.rollback()
+        return _render(_load(reference), error=("suggestion", exc.message), status=exc.status)
+    where = f"{case.agency.name}" + (f", {case.queue.name} queue" if case.queue else "")
+    flash(f"{case.reference} was sent to {where}, as the routing model suggested.", "success")
+    if request.form.get("next") == "queue":
+        return redirect(url_for("workspace.queue", view="triage"))
+    if not cases.can_see(current_user, case):  # it left this agency
+        return redirect(url_for("workspace.queue", view="triage"))
+    return redirect(url_for("workspace.case_detail", reference=case.reference))
 
 
 @bp.get("/cases/<reference>/attachments/<int:attachment_id>")

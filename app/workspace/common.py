@@ -10,7 +10,7 @@ from flask import request, url_for
 from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
-from app.directory.models import Agency, Calendar, Category
+from app.directory.models import Agency, Calendar, Category, Queue
 from app.extensions import db
 from app.public import assets
 from app.sla.calendar import BusinessCalendar
@@ -48,6 +48,8 @@ def _layout() -> dict:
             ("workspace.queue", {"view": "unassigned"}, "Unassigned"),
             ("mailroom.mailroom_home", {}, "Mailroom"),
         ]
+        if current_user.sees_all_agencies or _owns_triage(current_user.agency_id):
+            nav.insert(3, ("workspace.queue", {"view": "triage"}, "Triage"))
         if current_user.role in ("supervisor", "admin"):
             nav.append(("workspace.dashboard", {}, "Supervisor"))
             nav.append(("workspace.saved_replies", {}, "Saved replies"))
@@ -58,6 +60,16 @@ def _layout() -> dict:
         "uswds_version": _uswds_version(),
         "staff_nav": [(url_for(e, **a), label) for e, a, label in nav],
     }
+
+
+def _owns_triage(agency_id: int | None) -> bool:
+    """Whether this agency runs the front door's triage queue (once per request)."""
+    key = "redress.staff_triage_agency"
+    if key not in request.environ:
+        request.environ[key] = db.session.scalar(
+            db.select(Queue.agency_id).where(Queue.is_triage.is_(True)).limit(1)
+        )
+    return agency_id is not None and request.environ[key] == agency_id
 
 
 @dataclass

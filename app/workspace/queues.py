@@ -11,6 +11,7 @@ from marshmallow import ValidationError
 
 from app.api import cursor as cursors
 from app.cases import queries
+from app.cases import service as case_service
 from app.cases.models import CHANNELS, OPEN_STATUSES, STATUSES, Case
 from app.common.errors import DomainError
 from app.common.time import utcnow
@@ -26,6 +27,8 @@ VIEWS = {
     "mine": ("My cases", {"assignee": "me"}),
     "team": ("My team's queue", {}),
     "unassigned": ("Unassigned", {"assignee": "none"}),
+    # Cases no rule, category or confident model placed, with the model's suggestions.
+    "triage": ("Triage: complaints to route", {"triage": True}),
 }
 SLA_FILTERS = ("on_track", "at_risk", "breached", "paused")
 PAGE_SIZE = 50
@@ -153,6 +156,10 @@ def queue(view: str) -> ResponseReturnValue:
                 current_user, {**args, **fixed}, request.args.get("after")
             )
             rows = queue_rows(cases)
+            if view == "triage":
+                offered = case_service.suggestions_for(cases)
+                for row, case in zip(rows, cases, strict=True):
+                    row["suggestions"] = offered.get(case.id, [])
             next_cursor = cursors.encode(next_values) if next_values else None
         except DomainError as exc:
             errors.append(exc.message)
@@ -165,6 +172,7 @@ def queue(view: str) -> ResponseReturnValue:
         "workspace/queue.html",
         view=view,
         title=title,
+        agency_names={a.code: a.name for a in d.agencies.values()},
         rows=rows,
         errors=errors,
         next_cursor=next_cursor,
