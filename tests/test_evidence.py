@@ -121,12 +121,9 @@ def test_upgrading_restores_what_an_old_correction_overwrote(tmp_path):
     from sqlalchemy import text
 
     from app import create_app
-    from app.directory.demo import load_demo
-
     application = create_app("test", SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'old.db'}")
     with application.app_context():
         upgrade(revision="0009")
-        load_demo()
         run = db.session.execute
 
         def insert(table: str, **values) -> None:
@@ -135,7 +132,12 @@ def test_upgrading_restores_what_an_old_correction_overwrote(tmp_path):
             run(text(f"INSERT INTO {table} ({names}) VALUES ({marks})"), values)  # noqa: S608
 
         at, later = "2026-11-30 15:00:00", "2026-12-01 09:00:00"
-        agency = run(text("SELECT id FROM agencies WHERE code = 'CFPB'")).scalar()
+        # The schema as it was at 0009, written by hand: today's models (and so the demo
+        # loader) describe columns that later revisions add.
+        insert("calendars", id=1, code="federal", name="Federal", timezone="America/New_York",
+               hours="{}", holiday_country="US")  # fmt: skip
+        insert("agencies", id=1, code="CFPB", name="CFPB", calendar_id=1)
+        agency = 1
         for cid in (1, 2):
             insert("customers", id=cid, language="en", created_at=at)
             insert(
