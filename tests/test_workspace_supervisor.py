@@ -421,3 +421,23 @@ def test_trend_charts_are_wide_svgs_with_week_labels_and_a_text_alternative(clie
     assert "<title id=" in first and "<desc id=" in first and "Nov 23: 100.0 % (1 of 1)" in first
     assert "style=" not in html.split("<main", 1)[1] and "<script" not in html
     assert "The figures as a table" in html
+
+
+def test_reassigning_from_a_filtered_dashboard_returns_to_it_with_counts_moved(client):
+    with frozen_time(NOW):
+        refs = [
+            open_test_case(f"Late {i}.", received_at=NOW - timedelta(days=20)).reference
+            for i in range(2)
+        ]
+        sign_in(client, CFPB_SUPERVISOR)
+        done = client.post(
+            "/staff/supervisor/reassign",
+            data={"cases": refs[:1], "assignee": CFPB_WORKER2, "keep_category": "debt-collection"},
+        )
+        assert done.status_code == 302
+        assert "category=debt-collection" in done.headers["Location"]
+        html = client.get(done.headers["Location"]).get_data(as_text=True)
+    people = {r["name"]: r["n"] for r in _table(html, "people-heading")}
+    assert people["Caseworker2 caseworker"] == [1, 0, 1]
+    assert people["Unassigned"] == [1, 0, 1]
+    assert 'name="keep_category" value="debt-collection"' in html

@@ -27,7 +27,7 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import and_, case, func, select
 
 from app.api import cursor as cursors
 from app.cases import queries
@@ -49,6 +49,7 @@ TREND_WEEKS = 12
 LIST_ROWS = 50  # rows of each case list on the dashboard; its CSV and its queue have them all
 CSV_PAGE = 500
 LISTS = {"breached": "Breached", "at_risk": "At risk"}
+FILTERS = ("queue", "category", "assignee")
 
 
 def _agency() -> Agency:
@@ -124,7 +125,7 @@ def _scope() -> Scope:
             scope.errors.append(f"{agency.code} has no category '{category}'.")
     assignee = request.args.get("assignee", "").strip().lower()
     if assignee:
-        if assignee == "none" or assignee in {s.email.lower() for s in _people(agency)}:
+        if assignee == "none" or assignee in {s.email.lower() for s in _staff(agency, None)}:
             scope.filters["assignee"] = assignee
         else:
             scope.errors.append(f"No one at {agency.code} has the address '{assignee}'.")
@@ -137,23 +138,18 @@ def _categories(agency: Agency) -> list[Category]:
     ).all()
 
 
-def _people(agency: Agency) -> list[StaffUser]:
-    """Who can hold the agency's cases: its active staff, and anyone (an admin, a member
-    since deactivated) who holds one of its open cases now."""
-    holding = (
-        select(Case.assignee_id)
-        .where(Case.agency_id == agency.id, Case.status.in_(OPEN_STATUSES))
-        .where(Case.merged_into_id.is_(None), Case.assignee_id.is_not(None))
-    )
-    return db.session.scalars(
-        select(StaffUser)
-        .where(
-            or_(
-                (StaffUser.agency_id == agency.id) & StaffUser.active.is_(True),
-                StaffUser.id.in_(holding),
-            )
+def _staff(agency: Agency, holders: set[int] | None) -> list[StaffUser]:
+    """Who may hold the agency's cases: its staff and the admins; with `holders` (ids of
+    those holding its open cases now), its active staff and those holders (an admin, a
+    member deactivated since)."""
+    if holders is None:
+        who = (StaffUser.agency_id == agency.id) | (StaffUser.role == "admin")
+    else:
+        who = ((StaffUser.agency_id == agency.id) & StaffUser.active.is_(True)) | StaffUser.id.in_(
+            list(holders)
         )
-        .order_by(StaffUser.name, StaffUser.id)
+    return db.session.scalars(
+        select(StaffUser).where(who).order_by(StaffUser.name, StaffUser.id)
     ).all()
 
 
@@ -167,33 +163,54 @@ class Counts:
     breached: int = 0
 
 
-def count(scope: Scope, **more) -> int:
-    """How many cases the list with these arguments holds (the same query, counted)."""
-    query = queries.filtered_cases(current_user, scope.args(**more), scope.now)
-    return db.session.scalar(query.with_only_columns(func.count()).order_by(None)) or 0
+STATES = ("open", "at_risk", "breached")
 
 
-def counts_by(scope: Scope, key) -> dict:
-    """Open, at-risk and breached cases per value of `key` (a column or expression), in one
-    grouped query over the same filtered cases as the lists."""
-    flag = {
-        state: func.sum(case((queries.sla_condition(state, scope.now), 1), else_=0))
-        for state in ("at_risk", "breached")
-    }
-    query = (
-        queries.filtered_cases(current_user, scope.args(), scope.now)
-        .with_only_columns(key, func.count(), flag["at_risk"], flag["breached"])
-        .group_by(key)
-        .order_by(None)
-    )
-    return {k: Counts(n, int(r or 0), int(b or 0)) for k, n, r, b in db.session.execute(query)}
+class Tallies:
+    """How many cases of the scope are open, at risk and breached, by assignee, queue and age
+    bucket: three grouped queries, each the very query of the list it counts (the team
+    queue, and that queue with sla=at_risk or sla=breached), so that every number on the
+    page agrees with the list it links to. Breached and at-risk cases are found from the
+    indexes of running clocks' due and at-risk times; only the open count reads every open
+    case, and it asks nothing of the clocks."""
+
+    def __init__(self, scope: Scope) -> None:
+        whens = []
+        for key, _, _, last in AGE_BUCKETS:
+            if last is not None:
+                start, _ = age_bounds(key, scope.now, scope.tz)
+                whens.append((Case.received_at >= start, key))
+        bucket = case(*whens, else_=AGE_BUCKETS[-1][0])
+        keys = (Case.assignee_id, Case.queue_id, bucket)
+        self.rows: dict[str, list] = {}
+        for state in STATES:
+            more = {} if state == "open" else {"sla": state}
+            query = queries.filtered_cases(current_user, scope.args(**more), scope.now)
+            query = query.with_only_columns(*keys, func.count()).group_by(*keys).order_by(None)
+            self.rows[state] = db.session.execute(query).all()
+
+    def by(self, dimension: str) -> dict:
+        """Counts per assignee id, queue id or age bucket key."""
+        index = ("assignee", "queue", "age").index(dimension)
+        out: dict = defaultdict(Counts)
+        for state, rows in self.rows.items():
+            for row in rows:
+                counts = out[row[index]]
+                setattr(counts, state, getattr(counts, state) + row[-1])
+        return out
+
+    def total(self, state: str) -> int:
+        return sum(row[-1] for row in self.rows[state])
+
+    def holders(self) -> set[int]:
+        """Who holds the open cases counted."""
+        return {row[0] for row in self.rows["open"] if row[0] is not None}
 
 
-def workload(scope: Scope) -> list[dict]:
-    """Open, at-risk and breached cases per person, and unassigned; each links to the queue
-    of exactly those cases."""
-    tallies = counts_by(scope, Case.assignee_id)
-    people = _people(scope.agency)
+def workload(scope: Scope, tallies: Tallies, people: list[StaffUser] | None = None) -> list[dict]:
+    """Open, at-risk and breached cases per person, and unassigned."""
+    counts = tallies.by("assignee")
+    people = _staff(scope.agency, tallies.holders()) if people is None else people
     chosen = scope.filters.get("assignee")
     rows = []
     for s in people:
@@ -205,7 +222,7 @@ def workload(scope: Scope) -> list[dict]:
                 "email": s.email,
                 "role": s.role,
                 "filter": s.email.lower(),
-                "counts": tallies.get(s.id, Counts()),
+                "counts": counts.get(s.id, Counts()),
             }
         )
     if not chosen or chosen == "none":
@@ -215,37 +232,31 @@ def workload(scope: Scope) -> list[dict]:
                 "email": None,
                 "role": "",
                 "filter": "none",
-                "counts": tallies.get(None, Counts()),
+                "counts": counts.get(None, Counts()),
             }
         )
     return rows
 
 
-def by_queue(scope: Scope) -> list[dict]:
+def by_queue(scope: Scope, tallies: Tallies) -> list[dict]:
     """Open, at-risk and breached cases per queue of the agency (and without a queue)."""
-    tallies = counts_by(scope, Case.queue_id)
+    counts = tallies.by("queue")
     chosen = scope.filters.get("queue")
     rows = [
-        {"name": q.name, "filter": q.code, "counts": tallies.get(q.id, Counts())}
+        {"name": q.name, "filter": q.code, "counts": counts.get(q.id, Counts())}
         for q in sorted(scope.agency.queues, key=lambda q: q.name)
         if chosen in (None, q.code)
     ]
-    if None in tallies:
-        rows.append({"name": "No queue", "filter": "none", "counts": tallies[None]})
+    if None in counts:
+        rows.append({"name": "No queue", "filter": "none", "counts": counts[None]})
     return rows
 
 
-def by_age(scope: Scope) -> list[dict]:
+def by_age(scope: Scope, tallies: Tallies) -> list[dict]:
     """Open cases by calendar days since received, in the agency's time zone (AGE_BUCKETS)."""
-    whens = []
-    for key, _, _, last in AGE_BUCKETS:
-        if last is not None:
-            start, _ = age_bounds(key, scope.now, scope.tz)
-            whens.append((Case.received_at >= start, key))
-    bucket = case(*whens, else_=AGE_BUCKETS[-1][0])
-    tallies = counts_by(scope, bucket)
+    counts = tallies.by("age")
     return [
-        {"name": words, "filter": key, "counts": tallies.get(key, Counts())}
+        {"name": words, "filter": key, "counts": counts.get(key, Counts())}
         for key, words, _, _ in AGE_BUCKETS
     ]
 
@@ -326,54 +337,73 @@ def period_starts(now: datetime, tz: str) -> dict[str, datetime]:
     }
 
 
-def _settled_rows(agency: Agency, since: datetime, now: datetime):
-    """Clocks of the agency's standards that met or missed them since `since`, counted when
-    they settled: met (on time or late), or fell due unmet (still open, or stopped unmet:
-    closed, merged or transferred late). The outcomes are the published ones
+def _settled_counts(agency: Agency, boundaries: list[datetime], now: datetime):
+    """How many clocks of each of the agency's standards met or missed them, per stretch of
+    time between consecutive `boundaries` (counted in the database: (standard id, stretch,
+    on time, count) rows, a few per standard).
+
+    A clock counts when it settled: met (on time or late), or fell due unmet (still open, or
+    stopped unmet: closed, merged or transferred late). The outcomes are the published ones
     (app.sla.state.outcome); unlike the published figures, which count a clock in the period
     of its due time, this operational view counts a met clock when it was met. A clock
     transferred away still counts for the agency that owned it."""
     from app.performance import counted_outcome_sql
 
-    settled = case((SlaClock.phase == "met", SlaClock.met_at), else_=SlaClock.due_at)
+    c = SlaClock
+    settled = case((c.phase == "met", c.met_at), else_=c.due_at)
+    stretch = case(*((settled >= b, i) for i, b in reversed(list(enumerate(boundaries)))), else_=-1)
+    on_time = case((and_(c.phase == "met", c.met_at <= c.due_at), 1), else_=0)
     return db.session.execute(
-        select(SlaClock.standard_id, SlaClock.phase, SlaClock.met_at, SlaClock.due_at)
-        .join(ServiceStandard, ServiceStandard.id == SlaClock.standard_id)
+        select(c.standard_id, stretch, on_time, func.count())
+        .join(ServiceStandard, ServiceStandard.id == c.standard_id)
         .where(ServiceStandard.agency_id == agency.id)
-        .where(counted_outcome_sql(now), settled >= since, settled <= now)
+        .where(counted_outcome_sql(now), settled >= boundaries[0], settled <= now)
+        .group_by(c.standard_id, stretch, on_time)
     ).all()
+
+
+def week_starts(now: datetime, tz: str, weeks: int = TREND_WEEKS) -> list[datetime]:
+    """Midnight on the Monday of each of the last `weeks` weeks, in the agency's zone (a
+    week across a daylight-saving change is an hour longer or shorter)."""
+    zone = ZoneInfo(tz)
+    today = now.astimezone(zone).date()
+    monday = today - timedelta(days=today.weekday())
+    return [
+        datetime.combine(monday - timedelta(weeks=weeks - 1 - i), time(0), tzinfo=zone).astimezone(
+            UTC
+        )
+        for i in range(weeks)
+    ]
 
 
 def compliance(agency: Agency, now: datetime) -> dict:
     """Per posted standard: tallies for week, month and quarter, and a weekly trend."""
     tz = agency.calendar.timezone
     starts = period_starts(now, tz)
-    trend_start = starts["week"] - timedelta(weeks=TREND_WEEKS - 1)
-    since = min(starts["quarter"], trend_start)
+    weeks_from = week_starts(now, tz)
+    boundaries = sorted({*weeks_from, *starts.values()})
     periods: dict[int, dict[str, Tally]] = defaultdict(lambda: defaultdict(Tally))
     weeks: dict[int, list[Tally]] = defaultdict(lambda: [Tally() for _ in range(TREND_WEEKS)])
-    for standard_id, phase, met_at, due_at in _settled_rows(agency, since, now):
-        settled = met_at if phase == "met" else due_at
-        on_time = phase == "met" and met_at <= due_at
-        for name, start in starts.items():
-            if settled >= start:
-                tally = periods[standard_id][name]
-                tally.on_time += on_time
-                tally.missed += not on_time
-        index = int((settled - trend_start).total_seconds() // (7 * 86400))
-        if 0 <= index < TREND_WEEKS:
-            weeks[standard_id][index].on_time += on_time
-            weeks[standard_id][index].missed += not on_time
+    for standard_id, index, on_time, n in _settled_counts(agency, boundaries, now):
+        begins = boundaries[index]  # each period and week starts on a boundary
+        tallies = [periods[standard_id][name] for name, at in starts.items() if begins >= at]
+        if begins >= weeks_from[0]:
+            week = max(i for i, at in enumerate(weeks_from) if at <= begins)
+            tallies.append(weeks[standard_id][week])
+        for tally in tallies:
+            if on_time:
+                tally.on_time += n
+            else:
+                tally.missed += n
     standards = db.session.scalars(
         select(ServiceStandard)
         .where(ServiceStandard.agency_id == agency.id)
         .order_by(ServiceStandard.category_id.is_not(None), ServiceStandard.id)
     ).all()
-    week_starts = [trend_start + timedelta(weeks=i) for i in range(TREND_WEEKS)]
-    labels = [week_label(w, tz) for w in week_starts]
+    labels = [week_label(w, tz) for w in weeks_from]
     return {
         "starts": starts,
-        "week_starts": week_starts,
+        "week_starts": weeks_from,
         "week_labels": labels,
         "standards": [
             {
@@ -473,12 +503,13 @@ def trend_chart(weeks: list[Tally], goal: float, labels: list[str], layout: str)
 def dashboard() -> ResponseReturnValue:
     scope = _scope()
     agency = scope.agency
+    tallies = Tallies(scope)
     lists = {}
     for state in LISTS:
         found, _ = page_of_cases(current_user, scope.args(sla=state), None, limit=LIST_ROWS)
-        lists[state] = {"rows": case_rows(scope, found), "count": count(scope, sla=state)}
-    people = workload(scope)
-    people_all = _people(agency)
+        lists[state] = {"rows": case_rows(scope, found), "count": tallies.total(state)}
+    people_all = _staff(agency, tallies.holders())
+    people = workload(scope, tallies, people_all)
     agencies = (
         [
             (a.code, f"{a.code}: {a.name}")
@@ -493,10 +524,10 @@ def dashboard() -> ResponseReturnValue:
         agency=agency,
         agencies=agencies,
         lists=lists,
-        open_count=count(scope),
+        open_count=tallies.total("open"),
         workload=_linked(scope, people, "assignee"),
-        queues=_linked(scope, by_queue(scope), "queue"),
-        ages=_linked(scope, by_age(scope), "age"),
+        queues=_linked(scope, by_queue(scope, tallies), "queue"),
+        ages=_linked(scope, by_age(scope, tallies), "age"),
         queue_options=[(q.code, q.name) for q in sorted(agency.queues, key=lambda q: q.name)],
         category_options=[(c.code, c.name) for c in _categories(agency)],
         people_options=[(s.email.lower(), s.name) for s in people_all],
@@ -513,9 +544,15 @@ def bulk_reassign() -> ResponseReturnValue:
     agency = _agency()
     references = request.form.getlist("cases")
     assignee = request.form.get("assignee", "")
+    # Back to the dashboard as it was filtered (the filters are checked again there).
+    back = url_for(
+        "workspace.dashboard",
+        agency=agency.code,
+        **{k: request.form[f"keep_{k}"] for k in FILTERS if request.form.get(f"keep_{k}")},
+    )
     if not references or not assignee:
         flash("Tick at least one case and choose who should take them.", "error")
-        return redirect(url_for("workspace.dashboard", agency=agency.code))
+        return redirect(back)
     done, problems = [], []
     for reference in references[:200]:
         try:
@@ -529,7 +566,7 @@ def bulk_reassign() -> ResponseReturnValue:
         flash(f"Reassigned {len(done)} case(s) to {assignee}: {', '.join(done)}.", "success")
     for problem in problems:
         flash(problem, "error")
-    return redirect(url_for("workspace.dashboard", agency=agency.code))
+    return redirect(back)
 
 
 def _csv(name: str, header: list[str], rows) -> Response:
@@ -583,7 +620,7 @@ def counts_csv(table: str) -> ResponseReturnValue:
     if scope.errors:
         abort(422)
     first = {"workload": "person", "queues": "queue", "ages": "days_open"}[table]
-    found = {"workload": workload, "queues": by_queue, "ages": by_age}[table](scope)
+    found = {"workload": workload, "queues": by_queue, "ages": by_age}[table](scope, Tallies(scope))
     header = [first, *(["role"] if table == "workload" else []), "open", "at_risk", "breached"]
     rows = (
         [
