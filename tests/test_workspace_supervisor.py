@@ -307,6 +307,8 @@ def test_age_buckets_count_calendar_days_in_the_agencys_time_zone(client):
         assert queue_refs(client, ages["More than 30 days"]["links"][0]) == [refs["old"]]
         listed = client.get(ages["3–5 days"]["links"][0])
         assert "Showing only: Open 3–5 days" in text_of(listed)
+        # The queue's own filter form keeps the age it was opened with.
+        assert '<input type="hidden" name="age" value="3-5">' in listed.get_data(as_text=True)
         assert client.get(team_queue(age="7-9")).status_code == 422
         exported = _csv_rows(client, "/staff/supervisor/ages.csv")
     assert [r["days_open"] for r in exported] == [
