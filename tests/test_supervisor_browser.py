@@ -152,7 +152,7 @@ def test_supervisor_reads_the_day_filters_follows_links_and_downloads(
         assert n >= 1
         oldest.locator("td").first.get_by_role("link").click()
         page.wait_for_load_state()
-        assert "Open More than 30 days" in page.locator("main").inner_text()
+        assert "Open more than 30 days" in page.locator("main").inner_text()
         assert _queue_count(page) == n
         check(page, axe_script, shots, f"sup-{device}-05-age-queue", problems)
 

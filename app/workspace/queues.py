@@ -288,5 +288,6 @@ def _narrowed(args: dict) -> list[tuple[str, str, str]]:
         )
     if "received_from" in args:  # an age bucket, checked
         age = request.args["age"]
-        out.append(("age", age, "Open " + next(b[1] for b in AGE_BUCKETS if b[0] == age)))
+        words = next(b[1] for b in AGE_BUCKETS if b[0] == age)
+        out.append(("age", age, f"Open {words[0].lower()}{words[1:]}"))
     return out
