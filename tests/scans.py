@@ -187,7 +187,9 @@ def jbig2_data(page: Image.Image) -> bytes:
     width, height = page.size
     info = struct.pack(">IIIIBH", width, height, 0, 0, 0, 0)
     region = struct.pack(">IIIIB", width, height, 0, 0, 0) + b"\x01" + g4_data(page)
-    return _jbig2_segment(0, 48, info) + _jbig2_segment(1, 39, region) + _jbig2_segment(2, 49, b"")
+    return (
+        _jbig2_segment(0, 48, info) + _jbig2_segment(1, 39, region) + _jbig2_segment(2, 49, b"")
+    )
 
 
 def jbig2_pdf(page: Image.Image) -> bytes:
