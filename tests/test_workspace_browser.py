@@ -122,7 +122,7 @@ def test_supervisor_finds_a_breached_case_and_reassigns_it(page, server, axe_scr
     page.locator(f"#b-{breached}").focus()  # by keyboard: the box is drawn on the label
     page.keyboard.press("Space")
     assert page.locator(f"#b-{breached}").is_checked()
-    page.locator("#assignee").select_option(CFPB_WORKER2)
+    page.locator("#reassign-to").select_option(CFPB_WORKER2)
     page.get_by_role("button", name="Reassign").click()
     page.wait_for_load_state()
     assert f"Reassigned 1 case(s) to {CFPB_WORKER2}" in page.content()

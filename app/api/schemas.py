@@ -310,7 +310,15 @@ class CaseListQuerySchema(Schema):
             "merged into another (closed, and otherwise left out)."
         }
     )
-    sla = fields.String(validate=validate.OneOf(("on_track", "at_risk", "breached", "paused")))
+    sla = fields.String(
+        validate=validate.OneOf(("on_track", "at_risk", "breached", "paused")),
+        metadata={
+            "description": "The case's live SLA state, one per case: `breached` = a running "
+            "clock past its due time now; `at_risk` = not breached, a running clock past its "
+            "at-risk time; `on_track` = running, neither; `paused` = no running clock, one "
+            "waiting on the customer. A clock met late makes no case breached now."
+        },
+    )
     assignee = fields.String(metadata={"description": "An email, `me`, or `none`."})
     category = fields.String()
     channel = fields.String(validate=validate.OneOf(CHANNELS))

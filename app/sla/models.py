@@ -18,11 +18,10 @@ STOP_REASONS = ("closed", "withdrawn", "merged", "transferred")
 # A running clock's at-risk time, else NULL (queries use the same CASE expression). Laid out
 # as PostgreSQL prints it back, so that Alembic's comparison sees model and database agree.
 RUNNING_AT_RISK_SQL = "(\nCASE\n    WHEN phase = 'running' THEN at_risk_at\n    ELSE NULL\nEND)"
-# The due time of a clock that is breached or may breach (running, or met late), else NULL.
-BREACHABLE_DUE_SQL = (
-    "(\nCASE\n    WHEN phase = 'running' OR phase = 'met' AND met_at > due_at THEN due_at\n"
-    "    ELSE NULL\nEND)"
-)
+# A running clock's due time, else NULL: a case is breached now when one is past (the one
+# definition, app.cases.queries.sla_condition). Clocks met late are not in it: they pile up
+# with every closed case, and none makes a case breached now.
+RUNNING_DUE_SQL = "(\nCASE\n    WHEN phase = 'running' THEN due_at\n    ELSE NULL\nEND)"
 
 
 class SlaClock(db.Model):
@@ -58,7 +57,7 @@ class SlaClock(db.Model):
         # are at risk, starts from them instead of walking every open case.
         Index("ix_sla_clocks_running_at_risk", text(RUNNING_AT_RISK_SQL)),
         # "Breached" lists likewise, when few or none are breached.
-        Index("ix_sla_clocks_breachable_due", text(BREACHABLE_DUE_SQL)),
+        Index("ix_sla_clocks_running_due", text(RUNNING_DUE_SQL)),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))

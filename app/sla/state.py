@@ -81,3 +81,27 @@ def breached_at(clock: ClockTimes, now: datetime) -> datetime | None:
     if clock.breached_at is not None:
         return clock.breached_at
     return clock.due_at if outcome(clock, now) in MISSED_OUTCOMES else None
+
+
+# A case's live SLA state, as staff lists use it (queues, the supervisor's dashboard, the API's
+# `sla` filter): decided by its running clocks now, most urgent first; paused only when none
+# runs. Every open case with a clock is in exactly one of them. A clock met late is history
+# (it stays missed in the published figures) and makes no case "breached" now.
+LIVE_STATES = ("breached", "at_risk", "on_track", "paused")
+
+
+def live_clock(clocks, now: datetime):
+    """The clock that decides the case's live state: its most overdue running clock, else the
+    running one first at risk or due, else a paused one; None without either."""
+    live = [c for c in clocks if c.phase in ("running", "paused")]
+    if not live:
+        return None
+    return min(live, key=lambda c: (LIVE_STATES.index(clock_state(c, now)), c.due_at))
+
+
+def live_state(clocks, now: datetime) -> str | None:
+    """breached (a running clock is past due now), at_risk, on_track or paused; None when the
+    case has no running or paused clock. app.cases.queries.sla_condition is the same rule in
+    SQL."""
+    clock = live_clock(clocks, now)
+    return None if clock is None else clock_state(clock, now)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from flask import abort, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -15,6 +17,7 @@ from app.cases import service as case_service
 from app.cases.models import CHANNELS, OPEN_STATUSES, STATUSES, Case
 from app.common.errors import DomainError
 from app.common.time import utcnow
+from app.directory.models import Agency
 from app.extensions import db
 from app.sla.models import SlaClock
 from app.staff.models import StaffUser
@@ -32,6 +35,32 @@ VIEWS = {
 }
 SLA_FILTERS = ("on_track", "at_risk", "breached", "paused")
 PAGE_SIZE = 50
+# How long open cases have been open, in calendar days in the agency's time zone (received
+# yesterday at any hour = 1 day): key, words, first and last day of the bucket.
+AGE_BUCKETS = (
+    ("0-2", "0–2 days", 0, 2),
+    ("3-5", "3–5 days", 3, 5),
+    ("6-10", "6–10 days", 6, 10),
+    ("11-30", "11–30 days", 11, 30),
+    ("31+", "More than 30 days", 31, None),
+)
+
+
+def age_bounds(key: str, now: datetime, tz: str) -> tuple[datetime | None, datetime | None]:
+    """The received times of an age bucket: (from, before) as instants, None for open-ended.
+    A case received on the local date today - d is d days old."""
+    _, _, first, last = next(b for b in AGE_BUCKETS if b[0] == key)
+    zone = ZoneInfo(tz)
+    today = now.astimezone(zone).date()
+
+    def midnight(days_ago: int) -> datetime:
+        day = today - timedelta(days=days_ago)
+        return datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
+
+    return (
+        midnight(last) if last is not None else None,
+        midnight(first - 1) if first > 0 else None,
+    )
 
 
 @bp.get("/")
@@ -65,7 +94,54 @@ def _filters() -> tuple[dict, list[str]]:
         args["category"] = request.args["category"]
     if request.args.get("agency") and current_user.sees_all_agencies:
         args["agency"] = request.args["agency"]
+    _people_queue_age(args, errors)
     return args, errors
+
+
+def _people_queue_age(args: dict, errors: list[str]) -> None:
+    """The filters the supervisor's dashboard links to: assignee (an email, or `none`), queue
+    (a code of the agency, or `none`) and age (an AGE_BUCKETS key)."""
+    agency = _agency_in_scope(args.get("agency"))
+    assignee = request.args.get("assignee", "").strip()
+    if assignee:
+        if assignee not in ("none", "me") and _staff_named(assignee) is None:
+            errors.append(f"No staff member has the address '{assignee}'.")
+        else:
+            args["assignee"] = assignee
+    queue = request.args.get("queue", "").strip()
+    if queue:
+        codes = {q.code for a in _agencies(agency) for q in a.queues}
+        if queue != "none" and queue not in codes:
+            errors.append(f"Unknown queue '{queue}'.")
+        else:
+            args["queue"] = queue
+    age = request.args.get("age", "")
+    if age:
+        if age not in {b[0] for b in AGE_BUCKETS}:
+            errors.append(f"Unknown age '{age}'; use {', '.join(b[0] for b in AGE_BUCKETS)}.")
+        elif agency is None:
+            errors.append("Choose an agency to filter by age: days follow its time zone.")
+        else:
+            after, before = age_bounds(age, utcnow(), agency.calendar.timezone)
+            args.update(received_from=after, received_before=before)
+
+
+def _agency_in_scope(code: str | None) -> Agency | None:
+    if not current_user.sees_all_agencies:
+        return current_user.agency
+    if not code:
+        return None
+    return db.session.scalar(db.select(Agency).where(Agency.code == code.upper()))
+
+
+def _agencies(agency: Agency | None) -> list[Agency]:
+    return [agency] if agency else list(directory().agencies.values())
+
+
+def _staff_named(email: str) -> StaffUser | None:
+    return db.session.scalar(
+        db.select(StaffUser).where(db.func.lower(StaffUser.email) == email.lower())
+    )
 
 
 def page_of_cases(staff: StaffUser, args: dict, cursor: str | None, limit: int = PAGE_SIZE):
@@ -134,6 +210,7 @@ def queue_rows(cases: list[Case], now=None) -> list[dict]:
                 "category": category.name if category else None,
                 "assignee": names.get(case.assignee_id),
                 "assignee_id": case.assignee_id,
+                "queue_id": case.queue_id,
                 "received_at": case.received_at,
                 "badge": headline(clocks[case.id], d.calendars, now),
                 "tz": d.timezone(case.agency_id),
@@ -168,6 +245,8 @@ def queue(view: str) -> ResponseReturnValue:
     if errors:
         status = 422
     d = directory()
+    filters = {k: request.args.get(k, "") for k in ("status", "category", "channel", "sla")}
+    narrowed = _narrowed(args)
     return render_template(
         "workspace/queue.html",
         view=view,
@@ -176,7 +255,9 @@ def queue(view: str) -> ResponseReturnValue:
         rows=rows,
         errors=errors,
         next_cursor=next_cursor,
-        filters={k: request.args.get(k, "") for k in ("status", "category", "channel", "sla")},
+        filters=filters,
+        narrowed=narrowed,
+        page_args={**filters, **{name: value for name, value, _ in narrowed}},
         statuses=STATUSES,
         channels=CHANNELS,
         sla_states=[(s, LABELS[s]) for s in SLA_FILTERS],
@@ -189,3 +270,32 @@ def queue(view: str) -> ResponseReturnValue:
             key=lambda c: c.name,
         ),
     ), status
+
+
+def _narrowed(args: dict) -> list[tuple[str, str, str]]:
+    """The filters a dashboard link set that the form has no field for, as (name, value,
+    words): kept as hidden fields and said above the list."""
+    out = []
+    if args.get("agency"):
+        out.append(("agency", args["agency"], f"Agency {args['agency'].upper()}"))
+    assignee = args.get("assignee")
+    if assignee == "none":
+        out.append(("assignee", assignee, "Unassigned"))
+    elif assignee and assignee != "me":
+        member = _staff_named(assignee)
+        out.append(("assignee", assignee, f"Assigned to {member.name if member else assignee}"))
+    queue = args.get("queue")
+    if queue:
+        names = {
+            q.code: q.name
+            for a in _agencies(_agency_in_scope(args.get("agency")))
+            for q in a.queues
+        }
+        out.append(
+            ("queue", queue, "No queue" if queue == "none" else f"Queue: {names.get(queue, queue)}")
+        )
+    if "received_from" in args:  # an age bucket, checked
+        age = request.args["age"]
+        words = next(b[1] for b in AGE_BUCKETS if b[0] == age)
+        out.append(("age", age, f"Open {words[0].lower()}{words[1:]}"))
+    return out

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from app.sla.calendar import BusinessCalendar
-from app.sla.state import clock_state, outcome
+from app.sla.state import clock_state, live_clock, outcome
 
 LABELS = {
     "on_track": "On track",
@@ -21,8 +21,6 @@ METRIC_LABELS = {
     "first_response": "First response",
     "resolve": "Resolve",
 }
-# Which clock a case's row shows: the most urgent one.
-_URGENCY = {"breached": 0, "at_risk": 1, "on_track": 2, "paused": 3, "met": 4, "stopped": 5}
 
 
 @dataclass(frozen=True)
@@ -30,7 +28,7 @@ class Badge:
     state: str
     metric: str
     due_at: datetime | None
-    text: str  # "2 h 15 min left", "overdue by 1.5 business days", "waiting on customer"
+    text: str  # "2 h 15 min left", "3 business days overdue", "waiting on the customer"
 
     @property
     def label(self) -> str:
@@ -67,6 +65,30 @@ def business_time(cal: BusinessCalendar, start: datetime, end: datetime, unit: s
     return _hours_minutes(cal.business_seconds_between(start, end)) + " business time"
 
 
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+def overdue(cal: BusinessCalendar, due: datetime, now: datetime, unit: str) -> str:
+    """How long a running clock is past due, in whole units as it counts them, rounded down:
+    "3 business days overdue", "37 days overdue", "5 business hours overdue"."""
+    if unit == "calendar_days":
+        seconds = (now - due).total_seconds()
+        if seconds >= 86400:
+            return _count(int(seconds // 86400), "day") + " overdue"
+        business = ""
+    else:
+        if unit == "business_days":
+            days = int(cal.business_days_between(due, now))
+            if days >= 1:
+                return _count(days, "business day") + " overdue"
+        seconds = cal.business_seconds_between(due, now)
+        business = "business "
+    if seconds >= 3600:
+        return _count(int(seconds // 3600), business + "hour") + " overdue"
+    return "under a business hour overdue" if business else "under an hour overdue"
+
+
 _STOPPED = {
     "stopped_unmet": "missed: stopped unmet",
     "withdrawn_by_customer": "withdrawn by the customer",
@@ -80,7 +102,7 @@ def badge(clock, cal: BusinessCalendar, now: datetime) -> Badge:
     if state in ("on_track", "at_risk"):
         text = business_time(cal, now, clock.due_at, clock.unit) + " left"
     elif state == "breached" and clock.phase == "running":
-        text = "overdue by " + business_time(cal, clock.due_at, now, clock.unit)
+        text = overdue(cal, clock.due_at, now, clock.unit)
     elif state == "breached":
         text = "met late"
     elif state == "paused":
@@ -93,10 +115,7 @@ def badge(clock, cal: BusinessCalendar, now: datetime) -> Badge:
 
 
 def headline(clocks: list, calendars: dict[int, BusinessCalendar], now: datetime) -> Badge | None:
-    """The one badge a queue row shows: its most urgent running (or paused) clock."""
-    live = [c for c in clocks if c.phase in ("running", "paused")]
-    if not live:
-        return None
-    live.sort(key=lambda c: (_URGENCY[clock_state(c, now)], c.due_at))
-    first = live[0]
-    return badge(first, calendars[first.calendar_id], now)
+    """The one badge a queue row shows: the clock that decides the case's live state
+    (app.sla.state.live_clock), so a case listed as breached is always badged so."""
+    clock = live_clock(clocks, now)
+    return None if clock is None else badge(clock, calendars[clock.calendar_id], now)
