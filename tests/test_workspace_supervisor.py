@@ -421,7 +421,8 @@ def test_trend_charts_are_wide_svgs_with_week_labels_and_a_text_alternative(clie
     weeks = re.findall(r'class="staff-chart__week"[^>]*>([A-Z][a-z]{2} \d{1,2})<', first)
     assert weeks[0] == "Sep 7" and weeks[-1] == "Nov 23" and len(weeks) == 12
     assert "<title id=" in first and "<desc id=" in first and "Nov 23: 100.0 % (1 of 1)" in first
-    assert "style=" not in html.split("<main", 1)[1] and "<script" not in html
+    main = html.split("<main", 1)[1]
+    assert "style=" not in main and "<script" not in main  # CSP: no inline style or script
     assert "The figures as a table" in html
 
 
