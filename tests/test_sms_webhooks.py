@@ -536,3 +536,15 @@ def test_an_mms_without_a_body_on_an_open_case_is_added_to_it(client, twilio):
     db.session.refresh(case)
     assert len(_cases()) == 1 and len(case.attachments) == 1
     assert _rows()[-1].outcome == "threaded"
+
+
+def test_a_text_with_nul_bytes_opens_a_case_without_them(client, twilio):
+    """A `%00` inside a signed form reached the job and failed there on PostgreSQL (text
+    columns refuse NUL): the message is kept, the NUL dropped, the case opened."""
+    response, reply = text_us(client, "The landlord\x00 kept my deposit\x00.")
+    assert response.status_code == 200
+    (case,) = _cases()
+    assert case.description == "The landlord kept my deposit."
+    assert case.reference in reply
+    (row,) = _rows()
+    assert row.outcome == "case_opened"

@@ -98,8 +98,11 @@ def form(raw: bytes) -> dict[str, list[str]]:
 
 
 def _first(fields: Mapping[str, list[str]], name: str) -> str:
+    """The field's first value, without NUL bytes: a `%00` in a signed form is what the sender
+    typed (or a broken gateway), but no database stores it; dropping it after the signature
+    check keeps the text and refuses nothing."""
     values = fields.get(name) or [""]
-    return values[0]
+    return values[0].replace("\x00", "")
 
 
 def _media_count(fields: Mapping[str, list[str]]) -> int:
