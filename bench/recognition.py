@@ -33,7 +33,7 @@ def add_arguments(parser) -> None:
 
 
 def _messages(folder: Path):
-    from channels.email.parse import split_mbox
+    from channels.email.parse import mbox_messages
 
     for path in sorted(folder.rglob("*")):
         if not path.is_file() or path.name in ("LICENSE", "SOURCE.txt", "README.upstream.md"):
@@ -41,12 +41,11 @@ def _messages(folder: Path):
         rel = str(path.relative_to(folder))
         if "esp_webhook_json" in rel:
             continue  # JSON webhook bodies, not email
-        data = path.read_bytes()
         if rel.startswith("mailbox/") or path.suffix == ".mbox":
-            for index, message in enumerate(split_mbox(data), 1):
+            for index, message in enumerate(mbox_messages(path), 1):
                 yield f"{rel}#{index}", message
         else:
-            yield rel, data
+            yield rel, path.read_bytes()
 
 
 def bounce_label(rel: str) -> str:

@@ -16,7 +16,7 @@ from app.extensions import db
 from app.inbound import service as inbound
 from app.inbound.models import InboundMessage
 from channels.email import parse_message, trim_reply
-from channels.email.parse import split_mbox
+from channels.email.parse import mbox_messages
 from tests.helpers import SHARED_DATA
 
 CORPUS = Path(os.environ.get("EMAIL_CORPUS_DIR") or SHARED_DATA / "email")
@@ -36,8 +36,7 @@ def _expectations() -> list[tuple[str, str, str, str]]:
 
 def _raw(rel: str) -> bytes:
     path, _, index = rel.partition("#")
-    data = (CORPUS / path).read_bytes()
-    return split_mbox(data)[int(index) - 1] if index else data
+    return mbox_messages(CORPUS / path)[int(index) - 1] if index else (CORPUS / path).read_bytes()
 
 
 def test_every_corpus_file_is_listed():
@@ -71,7 +70,7 @@ def test_every_corpus_message_has_its_expected_outcome(app):
     stored = []
     for rel, outcome, kind, _why in _expectations():
         if outcome == "none":  # an empty mbox file: no message in it at all
-            assert split_mbox((CORPUS / rel).read_bytes()) == []
+            assert mbox_messages(CORPUS / rel) == []
             continue
         row, _ = inbound.receive(
             "email", "file", _raw(rel), meta={"summary": rel}, process_later=False

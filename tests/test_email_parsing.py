@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from channels.email import Unreadable, classify, parse_message, subject_references, trim_reply
 from channels.email.html import html_to_text, text_to_html
-from channels.email.parse import decode_bytes, split_mbox
+from channels.email.parse import decode_bytes, mbox_messages
 from channels.reference import ALPHABET, new_reference
 
 
@@ -93,13 +93,18 @@ def test_outbound_html_alternative_escapes_and_links():
     assert '<a href="https://redress.test/track?ref=RX-1">' in html
 
 
-def test_empty_mbox_files_hold_no_messages_and_mbox_splits():
-    assert split_mbox(b"") == [] and split_mbox(b"\n\n") == []
+def test_empty_mbox_files_hold_no_messages_and_mbox_splits(tmp_path):
+    def split(data: bytes) -> list[bytes]:
+        path = tmp_path / "box.mbox"
+        path.write_bytes(data)
+        return mbox_messages(path)
+
+    assert split(b"") == [] and split(b"\n\n") == []
     two = (
         b"From a@x Mon Jan 1 00:00:00 2024\nSubject: one\n\n1\n"
         b"From b@x Mon Jan 1\nSubject: two\n\n2\n"
     )
-    assert [m.split(b"\n")[0] for m in split_mbox(two)] == [b"Subject: one", b"Subject: two"]
+    assert [m.split(b"\n")[0] for m in split(two)] == [b"Subject: one", b"Subject: two"]
 
 
 def test_oversize_message_is_rejected_with_the_limit():

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import email
+import mailbox
 import re
 from dataclasses import dataclass, field
 from email import policy
@@ -122,13 +123,14 @@ def normalize_newlines(raw: bytes) -> bytes:
     return data
 
 
-def split_mbox(raw: bytes) -> list[bytes]:
-    """The messages of a Unix mbox file (empty list for an empty one)."""
-    data = raw.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-    if not data.strip():
-        return []
-    chunks = re.split(rb"(?m)^From [^\n]*\n", data)
-    return [c for c in chunks if c.strip()]
+def mbox_messages(path) -> list[bytes]:
+    """The messages of a Unix mbox file, in order, each without its "From " line (none for an
+    empty file). The standard library's `mailbox` does the splitting."""
+    box = mailbox.mbox(path, create=False)
+    try:
+        return [box.get_bytes(key) for key in box.iterkeys()]
+    finally:
+        box.close()
 
 
 def decode_bytes(data: bytes, charset: str | None) -> str:
