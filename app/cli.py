@@ -539,6 +539,40 @@ def inbound_retry(ids: tuple[int, ...]) -> None:
         click.echo(f"{row.id:>8}  {row.outcome}  {row.reason or ''}".rstrip())
 
 
+@inbound.command("pending")
+@click.option(
+    "--requeue", is_flag=True, help="Queue again the ones pending for more than a minute now."
+)
+@with_appcontext
+def inbound_pending(requeue: bool) -> None:
+    """How many inbound messages wait to be processed, and how long the oldest has waited.
+    The reconciler (`redress cron`, every minute) requeues the stale ones by itself."""
+    from app.inbound.service import pending, reconcile
+    from app.jobs import run_ready
+
+    if requeue:
+        count = reconcile()
+        run_ready()
+        click.echo(f"Queued {count} stale inbound message{'' if count == 1 else 's'} again.")
+    state = pending()
+    channels = ", ".join(f"{n} {c}" for c, n in state["by_channel"].items() if n)
+    click.echo(
+        f"{state['total']} pending inbound message{'' if state['total'] == 1 else 's'}"
+        + (f" ({channels})" if channels else "")
+        + (f"; the oldest has waited {_waited(state['oldest_seconds'])}" if state["total"] else "")
+        + (f"; {state['stale']} waited more than a minute" if state["stale"] else "")
+        + "."
+    )
+
+
+def _waited(seconds: int) -> str:
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 7200:
+        return f"{seconds // 60} min"
+    return f"{seconds // 3600} h"
+
+
 @click.group()
 def intake() -> None:
     """Feed raw input in from files: mailroom scans (and raw email messages)."""

@@ -24,12 +24,15 @@ _PENDING = "redress.jobs.pending"
 _READY = "redress.jobs.ready"
 
 
-def defer(path: str, *args, queue: str = "default") -> None:
+def defer(path: str, *args, queue: str = "default", job_id: str | None = None) -> None:
     """Ask for `path(*args)` to run once the current transaction commits (never before,
-    so a worker can never look for a row that is not there yet; never after a rollback)."""
+    so a worker can never look for a row that is not there yet; never after a rollback).
+
+    A `job_id` names the work (one inbound row, say): while a job of that name waits or
+    runs on RQ, asking again queues nothing, so a reconciler may ask as often as it likes."""
     if queue not in QUEUES:
         raise ValueError(f"unknown queue {queue}")
-    db.session.info.setdefault(_PENDING, []).append((path, args, queue))
+    db.session.info.setdefault(_PENDING, []).append((path, args, queue, False, job_id))
 
 
 def defer_once(path: str, queue: str = "default") -> None:
@@ -40,8 +43,8 @@ def defer_once(path: str, queue: str = "default") -> None:
     if queue not in QUEUES:
         raise ValueError(f"unknown queue {queue}")
     pending = db.session.info.setdefault(_PENDING, [])
-    if (path, (), queue, True) not in pending:
-        pending.append((path, (), queue, True))
+    if (path, (), queue, True, None) not in pending:
+        pending.append((path, (), queue, True, None))
 
 
 def release_once(path: str) -> None:
@@ -76,7 +79,7 @@ def run_ready() -> int:
     session = db.session
     done = 0
     while session.info.get(_READY):
-        path, args, queue, *once = session.info[_READY].pop(0)
+        path, args, queue, once, job_id = session.info[_READY].pop(0)
         done += 1
         if current_app.config.get("REDIS_URL"):
             from app.queueing import enqueue, enqueue_once
@@ -84,9 +87,9 @@ def run_ready() -> int:
             if once:
                 enqueue_once(path, queue)
             else:
-                enqueue(path, args, queue)
+                enqueue(path, args, queue, job_id=job_id)
             continue
-        if once and (path, args, queue, True) in session.info[_READY]:
+        if once and (path, args, queue, True, None) in session.info[_READY]:
             continue  # the same job runs later in this list, after all the work asking for it
         try:
             resolve(path)(*args)

@@ -10,6 +10,8 @@ from flask import current_app
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Queue, Retry
+from rq.exceptions import NoSuchJobError
+from rq.job import Job
 
 log = logging.getLogger(__name__)
 
@@ -30,11 +32,27 @@ def queue(name: str) -> Queue:
     return Queue(name, connection=connection())
 
 
-def enqueue(path: str, args: tuple, queue_name: str) -> bool:
-    """Put a job on its queue. If Redis is down the work is not lost: the rows the job would
-    act on are in the database, and the reconciler enqueues them again once Redis is back."""
+# A named job in one of these states is still to run: asking for it again queues nothing.
+WAITING = frozenset({"queued", "started", "deferred", "scheduled"})
+
+
+def waiting(job_id: str) -> bool:
+    """Whether a job of this name is queued or running (raises RedisError when Redis is down)."""
     try:
-        queue(queue_name).enqueue(path, *args, retry=RETRY, failure_ttl=30 * 86400)
+        status = Job.fetch(job_id, connection=connection()).get_status(refresh=False)
+    except NoSuchJobError:
+        return False
+    return str(getattr(status, "value", status)) in WAITING
+
+
+def enqueue(path: str, args: tuple, queue_name: str, job_id: str | None = None) -> bool:
+    """Put a job on its queue (a named one only if it is not already waiting). If Redis is
+    down the work is not lost: the rows the job would act on are in the database, and a
+    reconciler enqueues them again once Redis is back."""
+    try:
+        if job_id and waiting(job_id):
+            return True
+        queue(queue_name).enqueue(path, *args, job_id=job_id, retry=RETRY, failure_ttl=30 * 86400)
     except RedisError as exc:
         log.warning(
             "enqueue failed; the reconciler will retry",

@@ -79,6 +79,13 @@ def reconcile_outbox() -> int:
 
 
 @job
+def reconcile_inbound() -> int:
+    from app.inbound.service import reconcile
+
+    return reconcile()
+
+
+@job
 def nightly_rollup() -> dict:
     from app.performance import rollup
 

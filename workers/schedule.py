@@ -17,6 +17,8 @@ class Periodic:
 SCHEDULE = (
     Periodic("workers.jobs.sla_sweep", "sla", interval=60),
     Periodic("workers.jobs.reconcile_outbox", "notify", interval=60),
+    # Inbound rows whose processing job was lost (Redis down at intake, a worker killed).
+    Periodic("workers.jobs.reconcile_inbound", "default", interval=60),
     Periodic("workers.jobs.nightly_rollup", "default", cron="15 2 * * *"),
     # The published figures on /standards and GET /api/v1/performance.
     Periodic("workers.jobs.publish_performance", "default", interval=3600),

@@ -8,8 +8,9 @@ processor; whatever happens is written on the row, and a failed row can be retri
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 
 from app.common.errors import NotFound
@@ -28,6 +29,11 @@ PROCESSORS = {
     "mail": "app.mailroom.intake.process",
 }
 REASON_LIMIT = 1000
+PROCESS_JOB = "workers.jobs.process_inbound"
+# A row still pending this long after it arrived (or was retried) has lost its job: Redis
+# was down when it was queued, or flushed, or the worker died with it. The reconciler queues
+# it again; a job already waiting for it is left alone (jobs are named after the row).
+STALE_PENDING = timedelta(minutes=1)
 # Ignored outcomes an operator may overrule with a retry ("not spam"): the row is processed
 # again as a person's message, with `released` in its meta saying what was overruled.
 RELEASABLE = ("spam",)
@@ -82,8 +88,13 @@ def receive(
             raise
         return existing, False
     if process_later:
-        defer("workers.jobs.process_inbound", row.id, queue="intake")
+        _queue(row)
     return row, True
+
+
+def _queue(row: InboundMessage) -> None:
+    """Process the row on a worker once the caller commits: one named job per row."""
+    defer(PROCESS_JOB, row.id, queue="intake", job_id=f"inbound-{row.id}")
 
 
 def _by_key(channel: str, key: str) -> InboundMessage | None:
@@ -174,8 +185,59 @@ def retry(inbound_id: int) -> InboundMessage:
         inbound.meta = {**(inbound.meta or {}), "released": inbound.kind}
     inbound.outcome = "pending"
     inbound.reason = None
-    defer("workers.jobs.process_inbound", inbound.id, queue="intake")
+    _queue(inbound)
     return inbound
+
+
+def reconcile(now: datetime | None = None, limit: int = 1000) -> int:
+    """Queue again every row pending for longer than STALE_PENDING, oldest first, and commit
+    (this is the job's edge). What we answered "accepted" while Redis was down, or whose job
+    died with a worker, thereby reaches an outcome with nobody's help. Safe to run twice at
+    once: a row's job is named after it, and `process` locks the row and skips a done one."""
+    now = now or utcnow()
+    rows = db.session.scalars(
+        db.select(InboundMessage)
+        .where(
+            InboundMessage.outcome == "pending",
+            InboundMessage.received_at < now - STALE_PENDING,
+        )
+        .order_by(InboundMessage.id)
+        .limit(limit)
+    ).all()
+    for row in rows:
+        _queue(row)
+    db.session.commit()
+    if rows:
+        log.info("inbound rows queued again", extra={"count": len(rows)})
+    return len(rows)
+
+
+def pending(now: datetime | None = None) -> dict:
+    """How many rows wait for processing, per channel, and how long the oldest has waited."""
+    now = now or utcnow()
+    counts = dict(
+        db.session.execute(
+            db.select(InboundMessage.channel, func.count())
+            .where(InboundMessage.outcome == "pending")
+            .group_by(InboundMessage.channel)
+        ).all()
+    )
+    oldest = db.session.scalar(
+        db.select(func.min(InboundMessage.received_at)).where(InboundMessage.outcome == "pending")
+    )
+    if oldest is not None and oldest.tzinfo is None:
+        oldest = oldest.replace(tzinfo=now.tzinfo)
+    return {
+        "total": sum(counts.values()),
+        "by_channel": {channel: counts.get(channel, 0) for channel in PROCESSORS},
+        "oldest_seconds": round((now - oldest).total_seconds()) if oldest is not None else 0,
+        "stale": db.session.scalar(
+            db.select(func.count()).where(
+                InboundMessage.outcome == "pending",
+                InboundMessage.received_at < now - STALE_PENDING,
+            )
+        ),
+    }
 
 
 def query(channel: str | None = None, outcome: str | None = None):

@@ -12,6 +12,7 @@ from sqlalchemy import and_, func, select
 from app.cases.models import Case
 from app.common.time import utcnow
 from app.extensions import db
+from app.inbound.service import pending as inbound_pending
 from app.notify.models import OutboxItem
 from app.sla.models import SlaClock
 
@@ -53,6 +54,21 @@ class _Collector:
         ):
             outbox.add_metric([state], count)
         yield outbox
+
+        state = inbound_pending(now)
+        waiting = GaugeMetricFamily(
+            "redress_inbound_pending",
+            "Inbound messages stored and not yet processed",
+            labels=["channel"],
+        )
+        for channel, count in state["by_channel"].items():
+            waiting.add_metric([channel], count)
+        yield waiting
+        yield GaugeMetricFamily(
+            "redress_inbound_pending_oldest_seconds",
+            "How long the oldest pending inbound message has waited",
+            value=state["oldest_seconds"],
+        )
 
         if current_app.config.get("REDIS_URL"):
             yield from _queue_metrics()
